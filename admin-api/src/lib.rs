@@ -1,0 +1,1 @@
+//! `admin-api`: see DESIGN.md; filled by its issue.

@@ -1,0 +1,1 @@
+//! `config-service`: see DESIGN.md; filled by its issue.

@@ -1,0 +1,1 @@
+//! `jepsen`: see DESIGN.md; filled by its issue.

@@ -1,0 +1,226 @@
+//! Command execution: the registry of handlers, the context a handler runs in, and dispatch
+//! (lookup, arity and auth checks, timing for SLOWLOG and INFO commandstats).
+//!
+//! Each family lives in its own module and exports `COMMANDS: &[(&str, Handler)]`; the name
+//! must exist in `protocol`'s command table, which supplies arity and flags.
+//!
+//! Handler contract: validate everything first, then either return `Err(CmdError)` having
+//! written nothing, or write exactly one reply to `ctx.out` and return `Ok(())`.
+
+pub mod connection;
+pub mod string;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use bytes::Bytes;
+use protocol::command::{self, flags, CommandSpec};
+use protocol::ReplyWriter;
+
+use crate::client::{Client, ReplyMode};
+use crate::error::{CmdError, CmdResult};
+use crate::server::Server;
+use crate::state::{SlowlogEntry, State};
+
+/// What a command handler may use.
+pub struct Ctx<'a> {
+    pub server: &'a Server,
+    pub state: &'a mut State,
+    pub client: &'a mut Client,
+    pub out: &'a mut ReplyWriter,
+    /// Unix milliseconds, read once per command (Redis caches `mstime` the same way).
+    pub now_ms: u64,
+}
+
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+
+/// A registered command: its table entry and its handler.
+pub struct Command {
+    pub spec: &'static CommandSpec,
+    pub handler: Handler,
+}
+
+fn registry() -> &'static HashMap<&'static str, Command> {
+    static REGISTRY: OnceLock<HashMap<&'static str, Command>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let families: &[&[(&'static str, Handler)]] = &[connection::COMMANDS, string::COMMANDS];
+        let mut map = HashMap::new();
+        for family in families {
+            for &(name, handler) in *family {
+                let spec = command::lookup(name.as_bytes())
+                    .unwrap_or_else(|| panic!("command '{name}' is missing from the command table"));
+                map.insert(spec.name, Command { spec, handler });
+            }
+        }
+        map
+    })
+}
+
+/// The registered command called `name` (any case).
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    let mut lower = [0u8; 32];
+    if name.len() > lower.len() {
+        return None;
+    }
+    for (d, s) in lower.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let name = std::str::from_utf8(&lower[..name.len()]).ok()?;
+    registry().get(name)
+}
+
+/// Names of every command this server implements.
+pub fn implemented() -> impl Iterator<Item = &'static Command> {
+    registry().values()
+}
+
+/// Runs one command and writes its reply.
+pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
+    let reply_start = ctx.out.len();
+    let Some(cmd) = lookup(&args[0]) else {
+        ctx.state.stats.rejected_calls += 1;
+        ctx.out.error(&unknown_command(args));
+        finish_reply(ctx, reply_start);
+        return;
+    };
+    let result = check_and_run(ctx, cmd, args);
+    if let Err(e) = result {
+        ctx.out.truncate(reply_start);
+        ctx.out.error(&e.to_string());
+    }
+    finish_reply(ctx, reply_start);
+}
+
+fn check_and_run(ctx: &mut Ctx, cmd: &'static Command, args: &[Bytes]) -> CmdResult {
+    let spec = cmd.spec;
+    if !spec.arity_ok(args.len()) {
+        ctx.state.stats.rejected_calls += 1;
+        return Err(CmdError::WrongArity(spec.name.to_string()));
+    }
+    if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
+        ctx.state.stats.rejected_calls += 1;
+        return Err(CmdError::Other("NOAUTH Authentication required.".into()));
+    }
+    let started = Instant::now();
+    let result = (cmd.handler)(ctx, args);
+    let micros = started.elapsed().as_micros() as u64;
+    let stats = &mut ctx.state.stats;
+    stats.total_commands += 1;
+    let per = stats.per_command.entry(spec.name).or_default();
+    per.calls += 1;
+    per.usec += micros;
+    if result.is_err() {
+        per.failed_calls += 1;
+        stats.failed_calls += 1;
+    }
+    if !spec.has(flags::SKIP_SLOWLOG) {
+        record_slow(ctx, args, micros);
+    }
+    result
+}
+
+/// Applies CLIENT REPLY OFF/SKIP to the reply just written.
+fn finish_reply(ctx: &mut Ctx, reply_start: usize) {
+    match ctx.client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => ctx.out.truncate(reply_start),
+        ReplyMode::Skip => {
+            ctx.out.truncate(reply_start);
+            ctx.client.reply_mode = ReplyMode::On;
+        }
+        // CLIENT REPLY SKIP itself sends no reply; the next command's is skipped.
+        ReplyMode::SkipNext => {
+            ctx.out.truncate(reply_start);
+            ctx.client.reply_mode = ReplyMode::Skip;
+        }
+    }
+}
+
+fn record_slow(ctx: &mut Ctx, args: &[Bytes], micros: u64) {
+    let (threshold, max_len) = {
+        let config = ctx.server.config();
+        (config.slowlog_log_slower_than, config.slowlog_max_len)
+    };
+    if threshold < 0 || micros < threshold as u64 {
+        return;
+    }
+    const MAX_ARGS: usize = 32;
+    const MAX_ARG_LEN: usize = 128;
+    let mut recorded: Vec<Vec<u8>> = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if i == MAX_ARGS - 1 && args.len() > MAX_ARGS {
+            recorded.push(format!("... ({} more arguments)", args.len() - MAX_ARGS + 1).into_bytes());
+            break;
+        }
+        if a.len() > MAX_ARG_LEN {
+            let mut v = a[..MAX_ARG_LEN].to_vec();
+            v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_ARG_LEN).as_bytes());
+            recorded.push(v);
+        } else {
+            recorded.push(a.to_vec());
+        }
+    }
+    let slowlog = &mut ctx.state.slowlog;
+    let entry = SlowlogEntry {
+        id: slowlog.next_id,
+        unix_secs: ctx.now_ms / 1000,
+        micros,
+        args: recorded,
+        peer: ctx.client.handle.addr.to_string(),
+        client_name: ctx.client.handle.info.lock().map(|i| i.name.clone()).unwrap_or_default(),
+    };
+    slowlog.next_id += 1;
+    slowlog.entries.push_front(entry);
+    slowlog.entries.truncate(max_len);
+}
+
+/// Redis's text for an unknown command, quoting up to the first arguments.
+fn unknown_command(args: &[Bytes]) -> String {
+    let mut text = format!("ERR unknown command '{}', with args beginning with: ", clip(&args[0], 128));
+    for a in &args[1..] {
+        if text.len() >= 128 {
+            break;
+        }
+        text.push_str(&format!("'{}' ", clip(a, 128 - text.len().min(128))));
+    }
+    text
+}
+
+fn clip(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+/// The error for an unknown subcommand of `cmd`, as Redis words it.
+pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> CmdError {
+    CmdError::Other(format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        clip(sub, 128),
+        cmd.to_ascii_uppercase()
+    ))
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn is(arg: &[u8], keyword: &str) -> bool {
+    arg.eq_ignore_ascii_case(keyword.as_bytes())
+}
+
+/// Parses an integer argument (Redis's "value is not an integer or out of range" on failure).
+pub fn parse_int(arg: &[u8]) -> Result<i64, CmdError> {
+    protocol::number::parse_i64(arg).ok_or(CmdError::NotInteger)
+}
+
+/// Parses a float argument (Redis's "value is not a valid float" on failure).
+pub fn parse_float(arg: &[u8]) -> Result<f64, CmdError> {
+    protocol::number::parse_f64(arg).ok_or(CmdError::NotFloat)
+}
+
+/// Client names may not contain spaces, newlines or other special characters (CLIENT SETNAME,
+/// HELLO SETNAME).
+pub fn validate_client_name(name: &[u8]) -> CmdResult {
+    if name.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+        Ok(())
+    } else {
+        Err(CmdError::err("Client names cannot contain spaces, newlines or special characters."))
+    }
+}

@@ -1,0 +1,36 @@
+//! The partition server: rcluster's data server. It holds a shard's keyspace in memory and
+//! executes Redis commands; run on its own it is a plain Redis-compatible server (the
+//! "standard edition").
+//!
+//! # Layout
+//! - [`server`]: shared state, the accept loop, graceful shutdown; [`run`] is the entry point.
+//! - [`connection`]: one client connection: read, parse, run a batch under the command lock,
+//!   write replies once per batch.
+//! - [`client`]: the client registry (CLIENT LIST/KILL) and per-connection client state.
+//! - [`cmd`]: command dispatch and one module per command family.
+//! - [`state`]: everything commands touch, behind the one command lock.
+//! - [`keyspace`]: keys by hash slot, expiry index, SCAN cursor; built on [`dict`], a hash table
+//!   with a resize-safe scan cursor. [`value`]: the stored values.
+//! - [`expire`]: the active expiry cycle. [`time`]: clocks.
+//! - [`config`]: server parameters (command line, config file, CONFIG SET).
+//! - [`error`]: start-up errors and command error replies.
+
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod connection;
+pub mod dict;
+pub mod error;
+pub mod expire;
+pub mod keyspace;
+pub mod server;
+pub mod state;
+pub mod time;
+pub mod value;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use server::{run, serve, Server};
+
+/// The Redis version rcluster reports (HELLO, INFO): the version whose behaviour it matches.
+pub const REDIS_VERSION: &str = "7.0.15";

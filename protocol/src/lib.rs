@@ -1,0 +1,29 @@
+//! What every rcluster process shares: the RESP wire protocol, hash slots and the command
+//! table. No I/O policy and no business logic live here.
+//!
+//! # Layout
+//! - [`request`]: the server-side request parser (RESP multibulk and inline commands) with
+//!   Redis's limits and error texts. Hot path: arguments are zero-copy slices of the read buffer.
+//! - [`reply`]: the reply encoder, writing RESP2 or RESP3 straight into an output buffer.
+//! - [`frame`]: a full RESP2/RESP3 value ([`Frame`]) and its incremental parser, for clients
+//!   (proxy backends, replication, tests).
+//! - [`codec`]: a tokio codec over [`Frame`].
+//! - [`slot`]: CRC16 (XMODEM) hash slots with Redis Cluster's `{hash tag}` rules.
+//! - [`number`]: parsing and formatting numbers exactly as Redis does.
+//! - [`command`]: the command table: arity, flags, key positions, and COMMAND INFO/DOCS data.
+//! - [`error`]: protocol errors.
+
+pub mod codec;
+pub mod command;
+pub mod error;
+pub mod frame;
+pub mod number;
+pub mod reply;
+pub mod request;
+pub mod slot;
+
+pub use error::{Error, Result};
+pub use frame::Frame;
+pub use reply::ReplyWriter;
+pub use request::{ParseLimits, RequestParser};
+pub use slot::{key_hash_slot, SLOT_COUNT};

@@ -1,0 +1,1 @@
+//! `proxy`: see DESIGN.md; filled by its issue.

@@ -1,0 +1,62 @@
+//! The `rcluster` binary: parses the command line and dispatches to a component.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "rcluster", version, about = "A Redis-compatible cluster")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a partition server (a Redis-compatible data server). Takes redis-server style
+    /// arguments: an optional config file, then `--name value` for any parameter.
+    Partition {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Partition { args } => run_partition(args),
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn run_partition(args: Vec<String>) -> anyhow::Result<()> {
+    let config = partition::Config::from_args(&args)?;
+    init_logging(match config.loglevel.as_str() {
+        "debug" | "verbose" => "debug",
+        "warning" => "warn",
+        _ => "info",
+    });
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let mut listeners = Vec::new();
+        for addr in &config.bind {
+            let addr = addr.trim_start_matches('-');
+            listeners.push(tokio::net::TcpListener::bind((addr, config.port)).await?);
+        }
+        partition::run(listeners, config, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
