@@ -155,7 +155,8 @@ mod tests {
 
     #[test]
     fn args_like_redis_server() {
-        let c = Config::from_args(&["--port", "7001", "--requirepass", "pw", "--save", "900", "1"]).unwrap();
+        let c = Config::from_args(&["--port", "7001", "--requirepass", "pw", "--save", "900", "1"])
+            .unwrap();
         assert_eq!(c.port, 7001);
         assert_eq!(c.requirepass, "pw");
         assert_eq!(c.other.get("save").map(String::as_str), Some("900 1"));

@@ -118,7 +118,12 @@ impl Connection<'_> {
         }
     }
 
-    async fn serve(&mut self, socket: &mut TcpStream, client: &mut Client, timeout: u64) -> std::io::Result<()> {
+    async fn serve(
+        &mut self,
+        socket: &mut TcpStream,
+        client: &mut Client,
+        timeout: u64,
+    ) -> std::io::Result<()> {
         let mut shutdown = self.server.shutdown_signal();
         loop {
             // Parse and run everything already received, then flush the replies.
@@ -133,7 +138,10 @@ impl Connection<'_> {
                 }
                 if !self.out.is_empty() {
                     socket.write_all(self.out.buffer()).await?;
-                    self.server.net.net_output_bytes.fetch_add(self.out.len() as u64, Ordering::Relaxed);
+                    self.server
+                        .net
+                        .net_output_bytes
+                        .fetch_add(self.out.len() as u64, Ordering::Relaxed);
                     self.out.clear();
                 }
                 if client.close_after_reply {

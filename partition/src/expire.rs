@@ -37,7 +37,8 @@ pub fn run_cycle(server: &Server, budget: Duration) -> usize {
         for _ in 0..SAMPLE {
             let state = &mut *state;
             let rng = &mut state.rng;
-            let Some((key, at)) = state.keyspace.random_volatile(|| rand::RngCore::next_u64(rng)) else {
+            let Some((key, at)) = state.keyspace.random_volatile(|| rand::RngCore::next_u64(rng))
+            else {
                 break;
             };
             sampled += 1;

@@ -36,7 +36,11 @@ pub struct Keyspace {
 
 impl Default for Keyspace {
     fn default() -> Self {
-        Keyspace { slots: (0..SLOT_COUNT).map(|_| Dict::new()).collect(), expires: Dict::new(), len: 0 }
+        Keyspace {
+            slots: (0..SLOT_COUNT).map(|_| Dict::new()).collect(),
+            expires: Dict::new(),
+            len: 0,
+        }
     }
 }
 
@@ -125,7 +129,8 @@ impl Keyspace {
         make: impl FnOnce() -> Entry,
     ) -> (&mut Entry, bool) {
         self.expire_if_needed(key, now_ms);
-        let (entry, inserted) = self.slots[key_hash_slot(key) as usize].get_or_insert_with(key, make);
+        let (entry, inserted) =
+            self.slots[key_hash_slot(key) as usize].get_or_insert_with(key, make);
         if inserted {
             self.len += 1;
         }

@@ -88,8 +88,13 @@ impl Server {
 
 /// Serves clients on `listeners` until `shutdown` completes or a client sends SHUTDOWN.
 /// This is the entry point of the binary and of in-process tests alike.
-pub async fn run(listeners: Vec<TcpListener>, config: Config, shutdown: impl Future<Output = ()>) -> Result<()> {
-    let port = listeners.first().and_then(|l| l.local_addr().ok()).map_or(config.port, |a| a.port());
+pub async fn run(
+    listeners: Vec<TcpListener>,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let port =
+        listeners.first().and_then(|l| l.local_addr().ok()).map_or(config.port, |a| a.port());
     let server = Server::new(config, port);
     serve(server, listeners, shutdown).await
 }
@@ -126,7 +131,10 @@ pub async fn serve(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     if !server.clients.is_empty() {
-        warn!(clients = server.clients.len(), "connections still open at the end of the grace period");
+        warn!(
+            clients = server.clients.len(),
+            "connections still open at the end of the grace period"
+        );
     }
     tasks.abort_all();
     Ok(())

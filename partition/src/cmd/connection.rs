@@ -35,7 +35,8 @@ fn quit(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let index = parse_int(&args[1]).map_err(|_| CmdError::err("value is not an integer or out of range"))?;
+    let index = parse_int(&args[1])
+        .map_err(|_| CmdError::err("value is not an integer or out of range"))?;
     if index != 0 {
         // One database per server, as in Redis Cluster.
         return Err(CmdError::err("DB index is out of range"));

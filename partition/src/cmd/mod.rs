@@ -7,7 +7,14 @@
 //! Handler contract: validate everything first, then either return `Err(CmdError)` having
 //! written nothing, or write exactly one reply to `ctx.out` and return `Ok(())`.
 
+pub mod bitmap;
+pub mod client;
+pub mod cluster;
+pub mod command;
 pub mod connection;
+pub mod expire;
+pub mod keyspace;
+pub mod server;
 pub mod string;
 
 use std::collections::HashMap;
@@ -15,7 +22,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::Bytes;
-use protocol::command::{self, flags, CommandSpec};
+use protocol::command::{flags, CommandSpec};
 use protocol::ReplyWriter;
 
 use crate::client::{Client, ReplyMode};
@@ -44,12 +51,23 @@ pub struct Command {
 fn registry() -> &'static HashMap<&'static str, Command> {
     static REGISTRY: OnceLock<HashMap<&'static str, Command>> = OnceLock::new();
     REGISTRY.get_or_init(|| {
-        let families: &[&[(&'static str, Handler)]] = &[connection::COMMANDS, string::COMMANDS];
+        let families: &[&[(&'static str, Handler)]] = &[
+            bitmap::COMMANDS,
+            client::COMMANDS,
+            cluster::COMMANDS,
+            command::COMMANDS,
+            connection::COMMANDS,
+            expire::COMMANDS,
+            keyspace::COMMANDS,
+            server::COMMANDS,
+            string::COMMANDS,
+        ];
         let mut map = HashMap::new();
         for family in families {
             for &(name, handler) in *family {
-                let spec = command::lookup(name.as_bytes())
-                    .unwrap_or_else(|| panic!("command '{name}' is missing from the command table"));
+                let spec = protocol::command::lookup(name.as_bytes()).unwrap_or_else(|| {
+                    panic!("command '{name}' is missing from the command table")
+                });
                 map.insert(spec.name, Command { spec, handler });
             }
         }
@@ -150,7 +168,8 @@ fn record_slow(ctx: &mut Ctx, args: &[Bytes], micros: u64) {
     let mut recorded: Vec<Vec<u8>> = Vec::new();
     for (i, a) in args.iter().enumerate() {
         if i == MAX_ARGS - 1 && args.len() > MAX_ARGS {
-            recorded.push(format!("... ({} more arguments)", args.len() - MAX_ARGS + 1).into_bytes());
+            recorded
+                .push(format!("... ({} more arguments)", args.len() - MAX_ARGS + 1).into_bytes());
             break;
         }
         if a.len() > MAX_ARG_LEN {
@@ -177,7 +196,8 @@ fn record_slow(ctx: &mut Ctx, args: &[Bytes], micros: u64) {
 
 /// Redis's text for an unknown command, quoting up to the first arguments.
 fn unknown_command(args: &[Bytes]) -> String {
-    let mut text = format!("ERR unknown command '{}', with args beginning with: ", clip(&args[0], 128));
+    let mut text =
+        format!("ERR unknown command '{}', with args beginning with: ", clip(&args[0], 128));
     for a in &args[1..] {
         if text.len() >= 128 {
             break;
@@ -198,6 +218,19 @@ pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> CmdError {
         clip(sub, 128),
         cmd.to_ascii_uppercase()
     ))
+}
+
+/// The table entry of the subcommand in `args[1]` of container command `cmd` (CLIENT, CONFIG,
+/// OBJECT …), after checking its arity with Redis's error texts.
+pub fn subcommand(
+    cmd: &'static CommandSpec,
+    args: &[Bytes],
+) -> Result<&'static CommandSpec, CmdError> {
+    let sub = cmd.subcommand(&args[1]).ok_or_else(|| unknown_subcommand(cmd.name, &args[1]))?;
+    if !sub.arity_ok(args.len()) {
+        return Err(CmdError::WrongArity(sub.name.to_string()));
+    }
+    Ok(sub)
 }
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.

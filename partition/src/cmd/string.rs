@@ -8,7 +8,8 @@ use crate::keyspace::Entry;
 use crate::time::lru_clock;
 use crate::value::Value;
 
-pub const COMMANDS: &[(&str, Handler)] = &[("get", get), ("set", set), ("incr", incr), ("mset", mset)];
+pub const COMMANDS: &[(&str, Handler)] =
+    &[("get", get), ("set", set), ("incr", incr), ("mset", mset)];
 
 /// Appends the string value of `v` to the reply.
 fn reply_string(ctx: &mut Ctx, v: &Value) {
@@ -131,7 +132,8 @@ fn incr(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// INCR/DECR/INCRBY/DECRBY: adds `by` to the integer stored at `key`, keeping its TTL.
 pub fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let lru = lru_clock(ctx.now_ms);
-    let (entry, _) = ctx.state.keyspace.get_or_insert_with(key, ctx.now_ms, || Entry::new(Value::Int(0), lru));
+    let (entry, _) =
+        ctx.state.keyspace.get_or_insert_with(key, ctx.now_ms, || Entry::new(Value::Int(0), lru));
     let current = match &entry.value {
         Value::Int(i) => *i,
         Value::Str { data, .. } => protocol::number::parse_i64(data).ok_or(CmdError::NotInteger)?,

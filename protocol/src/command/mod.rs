@@ -61,7 +61,12 @@ impl CommandSpec {
     /// The subcommand named `name` (case-insensitive).
     pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         self.subcommands.iter().find(|s| {
-            s.name.split_once('|').map(|(_, sub)| sub).unwrap_or(s.name).as_bytes().eq_ignore_ascii_case(name)
+            s.name
+                .split_once('|')
+                .map(|(_, sub)| sub)
+                .unwrap_or(s.name)
+                .as_bytes()
+                .eq_ignore_ascii_case(name)
         })
     }
 }

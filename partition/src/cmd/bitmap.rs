@@ -1,0 +1,5 @@
+//! bitmap commands.
+
+use super::Handler;
+
+pub const COMMANDS: &[(&str, Handler)] = &[];

@@ -1,0 +1,5 @@
+//! client commands.
+
+use super::Handler;
+
+pub const COMMANDS: &[(&str, Handler)] = &[];

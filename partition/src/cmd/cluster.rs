@@ -1,0 +1,5 @@
+//! cluster commands.
+
+use super::Handler;
+
+pub const COMMANDS: &[(&str, Handler)] = &[];

@@ -1,0 +1,5 @@
+//! command commands.
+
+use super::Handler;
+
+pub const COMMANDS: &[(&str, Handler)] = &[];

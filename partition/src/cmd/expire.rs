@@ -1,0 +1,5 @@
+//! expire commands.
+
+use super::Handler;
+
+pub const COMMANDS: &[(&str, Handler)] = &[];

@@ -1,0 +1,5 @@
+//! keyspace commands.
+
+use super::Handler;
+
+pub const COMMANDS: &[(&str, Handler)] = &[];

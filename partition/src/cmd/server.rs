@@ -1,0 +1,5 @@
+//! server commands.
+
+use super::Handler;
+
+pub const COMMANDS: &[(&str, Handler)] = &[];

@@ -1,0 +1,2 @@
+//! bitmap tests.
+use crate::util::*;

@@ -1,0 +1,2 @@
+//! client tests.
+use crate::util::*;

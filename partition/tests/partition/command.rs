@@ -1,0 +1,2 @@
+//! command tests.
+use crate::util::*;

@@ -1,0 +1,2 @@
+//! connection tests.
+use crate::util::*;

@@ -1,0 +1,2 @@
+//! keyspace tests.
+use crate::util::*;

@@ -1,0 +1,14 @@
+//! Integration tests of the partition server: a real server on an ephemeral loopback port,
+//! driven by real clients (the `redis` crate, raw TCP, `redis-cli`). One test binary for the
+//! crate keeps link times down; each family has its own module.
+
+mod util;
+
+mod bitmap;
+mod client;
+mod command;
+mod connection;
+mod keyspace;
+mod protocol;
+mod server;
+mod string;

@@ -1,0 +1,2 @@
+//! protocol tests.
+use crate::util::*;

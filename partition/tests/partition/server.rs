@@ -1,0 +1,2 @@
+//! server tests.
+use crate::util::*;

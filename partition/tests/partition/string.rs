@@ -1,0 +1,2 @@
+//! string tests.
+use crate::util::*;

@@ -1,0 +1,130 @@
+//! Test helpers: start a server in-process through the same `serve` entry point the binary
+//! uses, connect clients, send raw bytes.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use partition::{Config, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+/// A server running in this process; stopped when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub server: Arc<Server>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    /// A multiplexed `redis` crate connection.
+    pub async fn client(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect")
+    }
+
+    /// A raw TCP connection for byte-level tests.
+    pub async fn raw(&self) -> TcpStream {
+        TcpStream::connect(self.addr).await.expect("connect")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a server with default settings on 127.0.0.1:0.
+pub async fn start_server() -> TestServer {
+    start_server_with(&[]).await
+}
+
+/// Starts a server configured with redis-server style arguments (`["--requirepass", "pw"]`).
+pub async fn start_server_with(args: &[&str]) -> TestServer {
+    let config = Config::from_args(args).expect("config");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = Server::new(config, addr.port());
+    let (tx, rx) = oneshot::channel::<()>();
+    let s = server.clone();
+    tokio::spawn(async move {
+        let _ = partition::serve(s, vec![listener], async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TestServer { addr, server, stop: Some(tx) }
+}
+
+/// Sends `bytes` and reads until `expected` bytes arrived or `deadline` passed; returns what came.
+pub async fn must_exchange(stream: &mut TcpStream, bytes: &[u8], expected: usize) -> Vec<u8> {
+    stream.write_all(bytes).await.expect("write");
+    must_read(stream, expected).await
+}
+
+/// Reads until at least `expected` bytes arrived (or EOF / 5 s deadline).
+pub async fn must_read(stream: &mut TcpStream, expected: usize) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    while got.len() < expected {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Err(_) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(_)) => break,
+        }
+    }
+    got
+}
+
+/// True when the peer closed the connection within 5 s.
+pub async fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Runs one command with the `redis` crate and returns its value.
+pub async fn cmd<T: redis::FromRedisValue>(
+    con: &mut redis::aio::MultiplexedConnection,
+    args: &[&str],
+) -> redis::RedisResult<T> {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query_async(con).await
+}
+
+/// Waits for `cond` to hold, checking every 10 ms, failing the test after `within`.
+pub async fn must_wait_for(within: Duration, mut cond: impl FnMut() -> bool, what: &str) {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
