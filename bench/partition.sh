@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Throughput of one rcluster partition server against Debian's redis-server, measured with
+# redis-benchmark in alternating rounds on the same machine, in the same run.
+#
+#   bash bench/partition.sh            # 5 rounds, writes bench/RESULTS.md's partition section
+#   ROUNDS=3 REQUESTS=200000 bash bench/partition.sh
+#
+# Each row: median ops/s over the rounds for both servers and the ratio ours/redis.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+REQUESTS=${REQUESTS:-300000}
+CLIENTS=${CLIENTS:-50}
+KEYSPACE=${KEYSPACE:-100000}
+TESTS=${TESTS:-set,get,incr,mset}
+REDIS_PORT=${REDIS_PORT:-16379}
+OURS_PORT=${OURS_PORT:-17000}
+OUT=$(mktemp -d)
+
+for tool in redis-server redis-benchmark; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
+done
+
+if [ -z "${SKIP_BUILD:-}" ]; then cargo build --release -q; fi
+BIN=${BIN:-target/release/rcluster}
+
+cleanup() {
+  [ -n "${REDIS_PID:-}" ] && kill "$REDIS_PID" 2>/dev/null || true
+  [ -n "${OURS_PID:-}" ] && kill "$OURS_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+redis-server --port "$REDIS_PORT" --save '' --appendonly no --bind 127.0.0.1 --loglevel warning >"$OUT/redis.log" 2>&1 &
+REDIS_PID=$!
+"$BIN" partition --port "$OURS_PORT" --loglevel warning >"$OUT/ours.log" 2>&1 &
+OURS_PID=$!
+for port in "$REDIS_PORT" "$OURS_PORT"; do
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+run() { # name port pipeline round
+  redis-benchmark -p "$2" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -P "$3" -t "$TESTS" --csv -q 2>/dev/null \
+    | tail -n +2 | tr -d '"' | awk -F, -v who="$1" -v p="$3" -v r="$4" '{print who","p","r","$1","$2}' >>"$OUT/raw.csv"
+}
+
+for round in $(seq "$ROUNDS"); do
+  for pipeline in 1 16; do
+    # Alternate which server goes first each round.
+    if [ $((round % 2)) -eq 1 ]; then order="redis ours"; else order="ours redis"; fi
+    for who in $order; do
+      port=$REDIS_PORT; [ "$who" = ours ] && port=$OURS_PORT
+      run "$who" "$port" "$pipeline" "$round"
+    done
+  done
+  echo "round $round done" >&2
+done
+
+python3 - "$OUT/raw.csv" "$ROUNDS" "$REQUESTS" "$CLIENTS" "$KEYSPACE" <<'PY'
+import csv, statistics, sys, platform, os, subprocess, datetime
+path, rounds, requests, clients, keyspace = sys.argv[1:6]
+rows = {}
+for who, p, r, test, rps in csv.reader(open(path)):
+    rows.setdefault((test, int(p)), {}).setdefault(who, []).append(float(rps))
+cpu = "unknown"
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip(); break
+redis_v = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]
+lines = []
+lines.append(f"Machine: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}; {redis_v}; "
+             f"{datetime.date.today()}.")
+lines.append(f"redis-benchmark -c {clients} -n {requests} -r {keyspace} -P 1|16, median of {rounds} alternating rounds.")
+lines.append("")
+lines.append("| test | pipeline | redis-server ops/s | rcluster partition ops/s | ours/redis |")
+lines.append("|---|---:|---:|---:|---:|")
+worst = None
+for (test, p) in sorted(rows, key=lambda k: (k[1], k[0])):
+    d = rows[(test, p)]
+    if "redis" not in d or "ours" not in d:
+        continue
+    r, o = statistics.median(d["redis"]), statistics.median(d["ours"])
+    ratio = o / r
+    worst = ratio if worst is None else min(worst, ratio)
+    lines.append(f"| {test} | {p} | {r:,.0f} | {o:,.0f} | {ratio:.2f} |")
+print("\n".join(lines))
+open(os.environ.get("TABLE_OUT") or os.devnull, "w").write("\n".join(lines) + "\n")
+PY
