@@ -12,3 +12,4 @@ mod keyspace;
 mod protocol;
 mod server;
 mod string;
+mod tools;
