@@ -48,8 +48,11 @@ pub struct Command {
     pub handler: Handler,
 }
 
-fn registry() -> &'static HashMap<&'static str, Command> {
-    static REGISTRY: OnceLock<HashMap<&'static str, Command>> = OnceLock::new();
+/// Name → command. ahash rather than SipHash: this lookup runs for every command.
+type Registry = HashMap<&'static str, Command, ahash::RandomState>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let families: &[&[(&'static str, Handler)]] = &[
             bitmap::COMMANDS,
@@ -62,7 +65,7 @@ fn registry() -> &'static HashMap<&'static str, Command> {
             server::COMMANDS,
             string::COMMANDS,
         ];
-        let mut map = HashMap::new();
+        let mut map = Registry::default();
         for family in families {
             for &(name, handler) in *family {
                 let spec = protocol::command::lookup(name.as_bytes()).unwrap_or_else(|| {
