@@ -432,7 +432,9 @@ impl Config {
             found.push((param, by));
         }
         if let Some((name, why)) = error {
-            return Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+            return Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ));
         }
         let failed = |by: &str, why: &str| {
             format!("ERR CONFIG SET failed (possibly related to argument '{by}') - {why}")
@@ -594,23 +596,17 @@ impl Config {
             out.push_str(&self.config_line(p));
         }
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        std::fs::write(&tmp, out)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                format!("ERR Rewriting config file: {e}")
-            })
+        std::fs::write(&tmp, out).and_then(|()| std::fs::rename(&tmp, path)).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("ERR Rewriting config file: {e}")
+        })
     }
 
     /// One `name value` line of a config file, quoted so [`Config::apply_file`] reads it back.
     fn config_line(&self, p: &Param) -> String {
         let value = self.value_of(p);
         let multi = p.has(MULTI_ARG) || p.name == "save";
-        let text = if multi && !value.is_empty() {
-            value
-        } else {
-            quote(&value)
-        };
+        let text = if multi && !value.is_empty() { value } else { quote(&value) };
         format!("{} {}\n", p.name, text)
     }
 }
@@ -712,7 +708,9 @@ fn parse_number(value: &str, format: u8) -> std::result::Result<i64, String> {
         }
     }
     if format & PERCENT != 0 && value.len() > 1 {
-        if let Some(n) = value.strip_suffix('%').and_then(|n| protocol::number::parse_i64(n.as_bytes())) {
+        if let Some(n) =
+            value.strip_suffix('%').and_then(|n| protocol::number::parse_i64(n.as_bytes()))
+        {
             if n >= 0 {
                 return Ok(-n);
             }
@@ -781,7 +779,7 @@ fn validate_special(
             }
             if words.iter().any(|w| !matches!(w.parse::<i64>(), Ok(-2000..=2000))) {
                 return Err(
-                    "Invalid oom-score-adj-values, elements must be between -2000 and 2000.".into()
+                    "Invalid oom-score-adj-values, elements must be between -2000 and 2000.".into(),
                 );
             }
             Ok(words.join(" "))
@@ -858,7 +856,7 @@ fn output_buffer_limits(
     current: Option<&str>,
 ) -> std::result::Result<String, String> {
     const DEFAULT: &str = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
-    if words.len() % 4 != 0 {
+    if !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut limits: Vec<(String, u64, u64, i64)> = current
@@ -867,7 +865,12 @@ fn output_buffer_limits(
         .collect::<Vec<_>>()
         .chunks(4)
         .map(|c| {
-            (c[0].to_string(), c[1].parse().unwrap_or(0), c[2].parse().unwrap_or(0), c[3].parse().unwrap_or(0))
+            (
+                c[0].to_string(),
+                c[1].parse().unwrap_or(0),
+                c[2].parse().unwrap_or(0),
+                c[3].parse().unwrap_or(0),
+            )
         })
         .collect();
     let mut updates = Vec::new();
@@ -889,11 +892,7 @@ fn output_buffer_limits(
             *l = (class.to_string(), hard, soft, secs);
         }
     }
-    Ok(limits
-        .iter()
-        .map(|(c, h, s, t)| format!("{c} {h} {s} {t}"))
-        .collect::<Vec<_>>()
-        .join(" "))
+    Ok(limits.iter().map(|(c, h, s, t)| format!("{c} {h} {s} {t}")).collect::<Vec<_>>().join(" "))
 }
 
 /// Parses a memory size as Redis's `memtoull` does: digits with an optional unit (`b`; `k`,
@@ -970,7 +969,11 @@ pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
                         p += 2;
                         let c = s[i];
                         let (c, lo, hi) = if nocase {
-                            (c.to_ascii_lowercase(), lo.to_ascii_lowercase(), hi.to_ascii_lowercase())
+                            (
+                                c.to_ascii_lowercase(),
+                                lo.to_ascii_lowercase(),
+                                hi.to_ascii_lowercase(),
+                            )
                         } else {
                             (c, lo, hi)
                         };
@@ -1112,8 +1115,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rcluster-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("redis.conf");
-        std::fs::write(&file, "# comment\nport 7001\nsave 900 1\nsave 300 10\n\n# end\n")
-            .unwrap();
+        std::fs::write(&file, "# comment\nport 7001\nsave 900 1\nsave 300 10\n\n# end\n").unwrap();
         let mut c = Config::from_args(&[file.to_str().unwrap()]).unwrap();
         assert_eq!(c.get("save").as_deref(), Some("900 1 300 10"));
         c.set_many(&[("maxclients", "77"), ("requirepass", "a b")], true).unwrap();
