@@ -804,7 +804,7 @@ fn validate_special(
                 if !(0.0..=100.0).contains(&v) {
                     return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
                 }
-                out.push(protocol::number::format_g(v, 17));
+                out.push(format!("{v}"));
             }
             Ok(out.join(" "))
         }

@@ -198,7 +198,9 @@ pub async fn serve(
     }
     info!("shutting down");
     server.shutdown();
+    // Stop accepting first (the listeners close when their tasks end), then close clients.
     accepts.abort_all();
+    while accepts.join_next().await.is_some() {}
     for client in server.clients.all() {
         client.kill();
     }

@@ -271,9 +271,6 @@ pub fn info_text(
     }
     if want("memory") {
         begin(&mut out, "Memory");
-        let used = state.used_memory() as u64;
-        let peak = (state.peak_memory as u64).max(used);
-        let rss = rss_bytes() as u64;
         let clients_mem: u64 = clients
             .iter()
             .map(|c| {
@@ -281,6 +278,10 @@ pub fn info_text(
                 (i.qbuf + i.qbuf_free + i.rbs + i.omem) as u64
             })
             .sum();
+        let used = state.used_memory() as u64 + clients_mem;
+        state.peak_memory = state.peak_memory.max(used as usize);
+        let peak = state.peak_memory as u64;
+        let rss = rss_bytes() as u64;
         let startup = STARTUP_MEMORY as u64;
         let overhead = startup + clients_mem;
         let dataset = used.saturating_sub(overhead);
@@ -892,10 +893,8 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else if is(sub, "error") && args.len() == 3 {
         let text = String::from_utf8_lossy(&args[2]);
-        return Err(CmdError::Other(match text.strip_prefix('-') {
-            Some(coded) => coded.to_string(),
-            None => format!("ERR {text}"),
-        }));
+        // Sent as given (a leading `-` dropped), without adding an `ERR` code.
+        return Err(CmdError::Other(text.strip_prefix('-').unwrap_or(&text).to_string()));
     } else {
         return Err(CmdError::err(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
