@@ -15,7 +15,9 @@ fn resp(args: &[&str]) -> Vec<u8> {
 }
 
 async fn must_send(s: &mut TcpStream, args: &[&str], expected: &[u8]) {
-    let got = must_exchange(s, &resp(args), expected.len()).await;
+    // Boxed: `must_read`'s 64 KiB buffer would otherwise be inlined into every test future
+    // (debug builds do not overlap them), overflowing the test thread's stack.
+    let got = Box::pin(must_exchange(s, &resp(args), expected.len())).await;
     assert_eq!(
         String::from_utf8_lossy(&got),
         String::from_utf8_lossy(expected),
@@ -116,7 +118,7 @@ async fn kill_by_id_closes_the_other_connection() {
     let victim_id = srv.server.clients.all().last().unwrap().id.to_string();
     let mut killer = srv.raw().await;
     must_send(&mut killer, &["CLIENT", "KILL", "ID", &victim_id], b":1\r\n").await;
-    assert!(closed_by_peer(&mut victim).await, "killed client still open");
+    assert!(Box::pin(closed_by_peer(&mut victim)).await, "killed client still open");
     must_send(&mut killer, &["CLIENT", "KILL", "ID", &victim_id], b":0\r\n").await;
     // SKIPME (default yes) spares the caller.
     let me = srv.server.clients.all().last().unwrap().id.to_string();
@@ -132,7 +134,7 @@ async fn kill_by_address_old_and_new_forms() {
     let victim_addr = victim.local_addr().unwrap().to_string();
     let mut killer = srv.raw().await;
     must_send(&mut killer, &["CLIENT", "KILL", &victim_addr], b"+OK\r\n").await;
-    assert!(closed_by_peer(&mut victim).await);
+    assert!(Box::pin(closed_by_peer(&mut victim)).await);
     must_send(&mut killer, &["CLIENT", "KILL", &victim_addr], b"-ERR No such client\r\n").await;
 
     let mut v2 = srv.raw().await;
@@ -140,12 +142,12 @@ async fn kill_by_address_old_and_new_forms() {
     let v2_addr = v2.local_addr().unwrap().to_string();
     let laddr = srv.addr.to_string();
     must_send(&mut killer, &["CLIENT", "KILL", "ADDR", &v2_addr, "LADDR", &laddr], b":1\r\n").await;
-    assert!(closed_by_peer(&mut v2).await);
+    assert!(Box::pin(closed_by_peer(&mut v2)).await);
 
     // The old form may kill the caller itself: the reply comes first, then the close.
     let me = killer.local_addr().unwrap().to_string();
     must_send(&mut killer, &["CLIENT", "KILL", &me], b"+OK\r\n").await;
-    assert!(closed_by_peer(&mut killer).await);
+    assert!(Box::pin(closed_by_peer(&mut killer)).await);
 }
 
 #[tokio::test]
@@ -158,10 +160,10 @@ async fn kill_by_type_and_user_with_skipme() {
     let mut me = srv.raw().await;
     must_send(&mut me, &["CLIENT", "KILL", "TYPE", "normal", "USER", "default"], b":2\r\n").await;
     for o in &mut others {
-        assert!(closed_by_peer(o).await);
+        assert!(Box::pin(closed_by_peer(o)).await);
     }
     must_send(&mut me, &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"], b":1\r\n").await;
-    assert!(closed_by_peer(&mut me).await);
+    assert!(Box::pin(closed_by_peer(&mut me)).await);
 }
 
 #[tokio::test]
@@ -205,14 +207,14 @@ async fn reply_off_and_skip() {
     batch.extend(resp(&["SET", "k", "v"]));
     batch.extend(resp(&["CLIENT", "REPLY", "ON"]));
     batch.extend(resp(&["GET", "k"]));
-    let got = must_exchange(&mut s, &batch, 12).await;
+    let got = Box::pin(must_exchange(&mut s, &batch, 12)).await;
     assert_eq!(got, b"+OK\r\n$1\r\nv\r\n");
 
     // SKIP drops the reply of the next command only.
     let mut batch = resp(&["CLIENT", "REPLY", "SKIP"]);
     batch.extend(resp(&["ECHO", "a"]));
     batch.extend(resp(&["ECHO", "b"]));
-    let got = must_exchange(&mut s, &batch, 7).await;
+    let got = Box::pin(must_exchange(&mut s, &batch, 7)).await;
     assert_eq!(got, b"$1\r\nb\r\n");
 
     must_send(&mut s, &["CLIENT", "REPLY", "MAYBE"], b"-ERR syntax error\r\n").await;
@@ -224,7 +226,7 @@ async fn no_evict_shows_in_flags() {
     let mut s = srv.raw().await;
     must_send(&mut s, &["CLIENT", "NO-EVICT", "on"], b"+OK\r\n").await;
     must_send(&mut s, &["CLIENT", "NO-EVICT", "x"], b"-ERR syntax error\r\n").await;
-    let info = must_exchange(&mut s, &resp(&["CLIENT", "INFO"]), 100).await;
+    let info = Box::pin(must_exchange(&mut s, &resp(&["CLIENT", "INFO"]), 200)).await;
     let info = String::from_utf8_lossy(&info);
     assert!(info.contains(" flags=e "), "{info}");
     must_send(&mut s, &["CLIENT", "NO-EVICT", "off"], b"+OK\r\n").await;

@@ -18,7 +18,9 @@ fn resp(args: &[&str]) -> Vec<u8> {
 
 /// Sends one command and returns exactly the expected reply length's worth of bytes.
 async fn must_send(s: &mut TcpStream, args: &[&str], expected: &[u8]) {
-    let got = must_exchange(s, &resp(args), expected.len()).await;
+    // Boxed: `must_read`'s 64 KiB buffer would otherwise be inlined into every test future
+    // (debug builds do not overlap them), overflowing the test thread's stack.
+    let got = Box::pin(must_exchange(s, &resp(args), expected.len())).await;
     assert_eq!(
         String::from_utf8_lossy(&got),
         String::from_utf8_lossy(expected),
@@ -36,7 +38,7 @@ fn hello_reply(proto: u8, id: u64) -> Vec<u8> {
 }
 
 async fn client_id(s: &mut TcpStream) -> u64 {
-    let got = must_exchange(s, &resp(&["CLIENT", "ID"]), 4).await;
+    let got = Box::pin(must_exchange(s, &resp(&["CLIENT", "ID"]), 4)).await;
     let text = String::from_utf8(got).unwrap();
     text.trim_start_matches(':').trim_end().parse().unwrap()
 }
@@ -164,7 +166,7 @@ async fn quit_replies_then_closes() {
     let srv = start_server().await;
     let mut s = srv.raw().await;
     must_send(&mut s, &["QUIT"], b"+OK\r\n").await;
-    assert!(closed_by_peer(&mut s).await);
+    assert!(Box::pin(closed_by_peer(&mut s)).await);
 }
 
 #[tokio::test]
@@ -192,10 +194,10 @@ async fn maxclients_refuses_extra_connections() {
     must_send(&mut a, &["PING"], b"+PONG\r\n").await;
     must_send(&mut b, &["PING"], b"+PONG\r\n").await;
     let mut c = srv.raw().await;
-    let got = must_read(&mut c, 100).await;
+    let got = Box::pin(must_read(&mut c, 100)).await;
     assert_eq!(got, b"-ERR max number of clients reached\r\n");
-    assert!(closed_by_peer(&mut c).await);
-    let info = must_exchange(&mut a, &resp(&["INFO", "stats"]), 200).await;
+    assert!(Box::pin(closed_by_peer(&mut c)).await);
+    let info = Box::pin(must_exchange(&mut a, &resp(&["INFO", "stats"]), 1000)).await;
     assert!(String::from_utf8_lossy(&info).contains("rejected_connections:1\r\n"));
     // A slot frees up when a client leaves.
     drop(b);
@@ -210,7 +212,7 @@ async fn idle_clients_are_closed_after_timeout() {
     let srv = start_server_with(&["--timeout", "1"]).await;
     let mut s = srv.raw().await;
     must_send(&mut s, &["PING"], b"+PONG\r\n").await;
-    assert!(closed_by_peer(&mut s).await, "idle client not closed");
+    assert!(Box::pin(closed_by_peer(&mut s)).await, "idle client not closed");
 }
 
 #[tokio::test]
@@ -220,7 +222,7 @@ async fn config_set_timeout_applies_to_connected_clients() {
     must_send(&mut idle, &["PING"], b"+PONG\r\n").await;
     let mut admin = srv.raw().await;
     must_send(&mut admin, &["CONFIG", "SET", "timeout", "1"], b"+OK\r\n").await;
-    assert!(closed_by_peer(&mut idle).await, "already connected idle client not closed");
+    assert!(Box::pin(closed_by_peer(&mut idle)).await, "already connected idle client not closed");
 }
 
 #[tokio::test]
@@ -257,8 +259,8 @@ async fn shutdown_closes_clients_and_stops_serving() {
     must_send(&mut s, &["SHUTDOWN", "SAVE", "NOSAVE"], b"-ERR syntax error\r\n").await;
     s.write_all(&resp(&["SHUTDOWN", "NOSAVE"])).await.unwrap();
     // No reply, just the connection closing; the other client is closed too.
-    assert!(must_read(&mut s, 1).await.is_empty());
-    assert!(closed_by_peer(&mut other).await);
+    assert!(Box::pin(must_read(&mut s, 1)).await.is_empty());
+    assert!(Box::pin(closed_by_peer(&mut other)).await);
     tokio::time::timeout(Duration::from_secs(5), serving)
         .await
         .expect("serve returns after SHUTDOWN")
