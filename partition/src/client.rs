@@ -3,24 +3,121 @@
 //! and publishes what others may read through a shared [`ClientHandle`].
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use tokio::sync::Notify;
 
-/// What CLIENT LIST shows of a connection, updated by its owner once per batch of commands.
-#[derive(Debug, Clone, Default)]
+/// What CLIENT LIST shows of a connection. The owning connection updates it: the name and
+/// protocol when commands change them, the last command and buffer sizes once per command or
+/// batch. Other command families set their flags here (pub/sub counts, MULTI, replica...).
+#[derive(Debug, Clone)]
 pub struct ClientInfo {
     pub name: String,
-    pub lib_name: String,
-    pub lib_ver: String,
-    /// Last command name (lower case), as CLIENT LIST's `cmd=`.
-    pub last_cmd: String,
+    /// Full name of the last command (`client|list`), `NULL` before the first, as Redis.
+    pub last_cmd: &'static str,
+    /// Protocol version (2 or 3).
     pub resp: u8,
+    /// CLIENT NO-EVICT ON.
     pub no_evict: bool,
-    pub no_touch: bool,
+    /// Subscribed channels, patterns and shard channels (`sub=`, `psub=`, `ssub=`).
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    /// Commands queued in MULTI, or -1 outside a transaction (`multi=`).
+    pub multi: i64,
+    /// Blocked in a blocking command (`b` flag; exempt from the idle timeout).
+    pub blocked: bool,
+    /// A replica's connection (`S` flag, type `replica`; exempt from the idle timeout).
+    pub replica: bool,
+    /// The connection to our master (`M` flag, type `master`).
+    pub master: bool,
+    /// In MONITOR mode (`O` flag).
+    pub monitor: bool,
+    /// READONLY mode (`r` flag).
+    pub readonly: bool,
+    /// Bytes in the query buffer and free space after them (`qbuf=`, `qbuf-free=`).
+    pub qbuf: usize,
+    pub qbuf_free: usize,
+    /// Bytes of the arguments of the command being run (`argv-mem=`).
+    pub argv_mem: usize,
+    /// Reply buffer capacity and peak use (`rbs=`, `rbp=`), pending reply bytes (`omem=`).
+    pub rbs: usize,
+    pub rbp: usize,
+    pub omem: usize,
+}
+
+impl Default for ClientInfo {
+    fn default() -> Self {
+        ClientInfo {
+            name: String::new(),
+            last_cmd: "NULL",
+            resp: 2,
+            no_evict: false,
+            sub: 0,
+            psub: 0,
+            ssub: 0,
+            multi: -1,
+            blocked: false,
+            replica: false,
+            master: false,
+            monitor: false,
+            readonly: false,
+            qbuf: 0,
+            qbuf_free: 0,
+            argv_mem: 0,
+            rbs: 0,
+            rbp: 0,
+            omem: 0,
+        }
+    }
+}
+
+/// Client classes of CLIENT LIST TYPE / CLIENT KILL TYPE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    Normal,
+    Replica,
+    PubSub,
+    Master,
+}
+
+impl ClientType {
+    /// Parses a type name as Redis does (`slave` and `replica` are the same).
+    pub fn parse(name: &[u8]) -> Option<ClientType> {
+        let n = name.to_ascii_lowercase();
+        Some(match n.as_slice() {
+            b"normal" => ClientType::Normal,
+            b"slave" | b"replica" => ClientType::Replica,
+            b"pubsub" => ClientType::PubSub,
+            b"master" => ClientType::Master,
+            _ => return None,
+        })
+    }
+}
+
+impl ClientInfo {
+    /// The client's class, as Redis's `getClientType`.
+    pub fn client_type(&self) -> ClientType {
+        if self.replica && !self.monitor {
+            ClientType::Replica
+        } else if self.master {
+            ClientType::Master
+        } else if self.sub + self.psub + self.ssub > 0 {
+            ClientType::PubSub
+        } else {
+            ClientType::Normal
+        }
+    }
+
+    /// Whether the idle `timeout` applies: Redis spares replicas, masters, blocked clients and
+    /// subscribers.
+    pub fn timeout_applies(&self) -> bool {
+        !self.replica && !self.master && !self.blocked && self.sub + self.psub + self.ssub == 0
+    }
 }
 
 /// The shared half of a client.
@@ -29,6 +126,8 @@ pub struct ClientHandle {
     pub id: u64,
     pub addr: SocketAddr,
     pub local_addr: SocketAddr,
+    /// The socket's file descriptor (`fd=`), -1 where there is none.
+    pub fd: i64,
     pub created: Instant,
     /// Milliseconds since `created` of the last command (CLIENT LIST's `idle=`).
     pub last_interaction_ms: AtomicU64,
@@ -36,6 +135,10 @@ pub struct ClientHandle {
     killed: AtomicBool,
     kill_signal: Notify,
 }
+
+/// The approximate fixed memory of a connection beyond its buffers (task, parser, handle),
+/// counted in `tot-mem=`.
+const CLIENT_BASE_MEM: usize = 2048;
 
 impl ClientHandle {
     /// Asks the connection to close (CLIENT KILL, idle timeout, shutdown).
@@ -56,15 +159,98 @@ impl ClientHandle {
         self.kill_signal.notified().await
     }
 
+    /// The published state; a poisoned lock is recovered (it only holds plain data).
+    pub fn info(&self) -> MutexGuard<'_, ClientInfo> {
+        self.info.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The client's name (empty when none).
+    pub fn name(&self) -> String {
+        self.info().name.clone()
+    }
+
     pub fn touch(&self) {
         self.last_interaction_ms
             .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
+    /// Milliseconds since the last command.
+    pub fn idle_ms(&self) -> u64 {
+        let last = self.last_interaction_ms.load(Ordering::Relaxed);
+        (self.created.elapsed().as_millis() as u64).saturating_sub(last)
+    }
+
     /// Seconds since the last command.
     pub fn idle_secs(&self) -> u64 {
-        let last = self.last_interaction_ms.load(Ordering::Relaxed);
-        (self.created.elapsed().as_millis() as u64).saturating_sub(last) / 1000
+        self.idle_ms() / 1000
+    }
+
+    /// Seconds since the connection was accepted.
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
+    }
+
+    /// Appends this client's CLIENT LIST / CLIENT INFO line (with its trailing `\n`), with
+    /// Redis 7.0's fields in Redis's order.
+    pub fn write_info_line(&self, out: &mut String) {
+        let i = self.info().clone();
+        let mut flags = String::new();
+        if i.replica {
+            flags.push(if i.monitor { 'O' } else { 'S' });
+        }
+        if i.master {
+            flags.push('M');
+        }
+        if i.sub + i.psub + i.ssub > 0 {
+            flags.push('P');
+        }
+        if i.multi >= 0 {
+            flags.push('x');
+        }
+        if i.blocked {
+            flags.push('b');
+        }
+        if self.is_killed() {
+            flags.push('A');
+        }
+        if i.readonly {
+            flags.push('r');
+        }
+        if i.no_evict {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let tot_mem = CLIENT_BASE_MEM + i.qbuf + i.qbuf_free + i.argv_mem + i.rbs + i.omem;
+        let _ = writeln!(
+            out,
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} \
+             ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} \
+             oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.local_addr,
+            self.fd,
+            i.name,
+            self.age_secs(),
+            self.idle_secs(),
+            flags,
+            i.sub,
+            i.psub,
+            i.ssub,
+            i.multi,
+            i.qbuf,
+            i.qbuf_free,
+            i.argv_mem,
+            i.rbs,
+            i.rbp,
+            0,
+            i.omem,
+            tot_mem,
+            i.last_cmd,
+            i.resp,
+        );
     }
 }
 
@@ -73,17 +259,24 @@ impl ClientHandle {
 pub struct ClientRegistry {
     next_id: AtomicU64,
     clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+    /// Signalled whenever the last client leaves (graceful shutdown waits on it).
+    emptied: Notify,
 }
 
 impl ClientRegistry {
+    fn map(&self) -> MutexGuard<'_, BTreeMap<u64, Arc<ClientHandle>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Registers a new connection; `None` when `maxclients` are already connected.
     pub fn register(
         &self,
         addr: SocketAddr,
         local_addr: SocketAddr,
+        fd: i64,
         maxclients: usize,
     ) -> Option<Arc<ClientHandle>> {
-        let mut clients = self.clients.lock().expect("client registry poisoned");
+        let mut clients = self.map();
         if clients.len() >= maxclients {
             return None;
         }
@@ -92,9 +285,10 @@ impl ClientRegistry {
             id,
             addr,
             local_addr,
+            fd,
             created: Instant::now(),
             last_interaction_ms: AtomicU64::new(0),
-            info: Mutex::new(ClientInfo { resp: 2, ..Default::default() }),
+            info: Mutex::new(ClientInfo::default()),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });
@@ -103,24 +297,42 @@ impl ClientRegistry {
     }
 
     pub fn unregister(&self, id: u64) {
-        self.clients.lock().expect("client registry poisoned").remove(&id);
+        let mut clients = self.map();
+        clients.remove(&id);
+        if clients.is_empty() {
+            self.emptied.notify_waiters();
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.clients.lock().expect("client registry poisoned").len()
+        self.map().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// A snapshot of all clients, in id order.
+    /// Completes once no client is registered.
+    pub async fn wait_empty(&self) {
+        loop {
+            let emptied = self.emptied.notified();
+            tokio::pin!(emptied);
+            // Register interest before checking, so an unregister in between is not missed.
+            emptied.as_mut().enable();
+            if self.is_empty() {
+                return;
+            }
+            emptied.await;
+        }
+    }
+
+    /// A snapshot of all clients, in id order (connection order, as Redis lists them).
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
-        self.clients.lock().expect("client registry poisoned").values().cloned().collect()
+        self.map().values().cloned().collect()
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
-        self.clients.lock().expect("client registry poisoned").get(&id).cloned()
+        self.map().get(&id).cloned()
     }
 }
 
@@ -144,15 +356,93 @@ pub struct Client {
     pub authenticated: bool,
     /// Close the connection once pending replies are written (QUIT, protocol errors).
     pub close_after_reply: bool,
+    /// Close the connection at once, without sending what is pending (SHUTDOWN).
+    pub close_now: bool,
     pub reply_mode: ReplyMode,
 }
 
 impl Client {
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
-        Client { handle, authenticated, close_after_reply: false, reply_mode: ReplyMode::On }
+        Client {
+            handle,
+            authenticated,
+            close_after_reply: false,
+            close_now: false,
+            reply_mode: ReplyMode::On,
+        }
     }
 
     pub fn id(&self) -> u64 {
         self.handle.id
+    }
+
+    /// RESET: back to a fresh connection's state (Redis's `clearClientConnectionState`):
+    /// RESP2, no name, replies on, authenticated only if no password is required. Families
+    /// with per-connection state (MULTI, subscriptions, READONLY) clear theirs here too.
+    pub fn reset(&mut self, password_required: bool) {
+        self.authenticated = !password_required;
+        self.reply_mode = ReplyMode::On;
+        let mut info = self.handle.info();
+        info.name.clear();
+        info.resp = 2;
+        info.readonly = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(p: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], p))
+    }
+
+    #[test]
+    fn registry_refuses_beyond_maxclients_and_reuses_no_ids() {
+        let r = ClientRegistry::default();
+        let a = r.register(addr(1), addr(2), 5, 2).unwrap();
+        let b = r.register(addr(3), addr(2), 6, 2).unwrap();
+        assert!(r.register(addr(4), addr(2), 7, 2).is_none());
+        r.unregister(a.id);
+        let c = r.register(addr(4), addr(2), 7, 2).unwrap();
+        assert!(c.id > b.id);
+    }
+
+    #[test]
+    fn info_line_has_redis_fields_in_order() {
+        let r = ClientRegistry::default();
+        let h = r.register(addr(5000), addr(7000), 9, 10).unwrap();
+        h.info().name = "app".into();
+        let mut line = String::new();
+        h.write_info_line(&mut line);
+        let keys: Vec<&str> =
+            line.trim_end().split(' ').map(|kv| kv.split('=').next().unwrap()).collect();
+        assert_eq!(
+            keys.join(" "),
+            "id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free \
+             argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp"
+        );
+        assert!(line.starts_with(&format!(
+            "id={} addr=127.0.0.1:5000 laddr=127.0.0.1:7000 fd=9 name=app ",
+            h.id
+        )));
+        assert!(line.ends_with(" cmd=NULL user=default redir=-1 resp=2\n"));
+    }
+
+    #[tokio::test]
+    async fn wait_empty_wakes_when_the_last_client_leaves() {
+        let r = Arc::new(ClientRegistry::default());
+        let h = r.register(addr(1), addr(2), 3, 10).unwrap();
+        let waiter = tokio::spawn({
+            let r = r.clone();
+            async move { r.wait_empty().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        r.unregister(h.id);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken")
+            .unwrap();
     }
 }

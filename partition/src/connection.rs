@@ -1,5 +1,9 @@
 //! One client connection: read, parse every complete command, run the batch under one
 //! acquisition of the command lock, write all replies with one write.
+//!
+//! An idle connection holds no buffers: the read buffer is allocated when the socket becomes
+//! readable, and both buffers are released once they have grown large and are empty again, so
+//! thousands of idle clients cost little more than their tasks.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -8,7 +12,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use protocol::{ParseLimits, ReplyWriter, RequestParser};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::debug;
 
@@ -18,16 +22,31 @@ use crate::server::Server;
 
 /// Read-buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
+/// Buffers larger than this are released when empty (after a big argument or reply).
+const KEEP_BUFFER: usize = 4 * READ_CHUNK;
+
+/// The socket's descriptor, for CLIENT LIST's `fd=`.
+fn raw_fd(socket: &TcpStream) -> i64 {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        socket.as_raw_fd() as i64
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = socket;
+        -1
+    }
+}
 
 /// Serves one client until it quits, is killed, breaks the protocol, or the server stops.
 pub async fn handle(server: Arc<Server>, mut socket: TcpStream, addr: SocketAddr) {
     let local = socket.local_addr().unwrap_or(addr);
-    let (maxclients, needs_auth, limits, timeout) = {
+    let (maxclients, needs_auth) = {
         let c = server.config();
-        let limits = ParseLimits { max_bulk_len: c.proto_max_bulk_len, ..ParseLimits::default() };
-        (c.maxclients, !c.requirepass.is_empty(), limits, c.timeout)
+        (c.maxclients, !c.requirepass.is_empty())
     };
-    let Some(handle) = server.clients.register(addr, local, maxclients) else {
+    let Some(handle) = server.clients.register(addr, local, raw_fd(&socket), maxclients) else {
         server.net.rejected_connections.fetch_add(1, Ordering::Relaxed);
         let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
         return;
@@ -36,13 +55,16 @@ pub async fn handle(server: Arc<Server>, mut socket: TcpStream, addr: SocketAddr
     let mut client = Client::new(handle.clone(), !needs_auth);
     let mut conn = Connection {
         server: &server,
-        parser: RequestParser::new(limits),
-        rbuf: BytesMut::with_capacity(READ_CHUNK),
-        out: ReplyWriter::new(false),
+        parser: RequestParser::new(ParseLimits::default()),
+        rbuf: BytesMut::new(),
+        out: ReplyWriter::default(),
+        out_peak: 0,
         batch: Vec::new(),
         batch_was_cut: false,
+        timeout: 0,
     };
-    let result = conn.serve(&mut socket, &mut client, timeout).await;
+    conn.load_config();
+    let result = conn.serve(&mut socket, &mut client).await;
     if let Err(e) = result {
         debug!(peer = %addr, cause = %e, "client connection error");
     }
@@ -55,16 +77,42 @@ struct Connection<'a> {
     parser: RequestParser,
     rbuf: BytesMut,
     out: ReplyWriter,
+    /// The largest reply batch so far (CLIENT LIST `rbp=`).
+    out_peak: usize,
     batch: Vec<Vec<Bytes>>,
     /// The last parse stopped with complete commands possibly left in the buffer.
     batch_was_cut: bool,
+    /// Idle timeout in seconds, 0 = none (re-read on every configuration change).
+    timeout: u64,
 }
 
 /// Most commands run under one acquisition of the command lock: bounds how long one pipelining
 /// client holds it and how large one write gets.
 const MAX_BATCH: usize = 1024;
 
+/// The full name of the command in `args` as CLIENT LIST shows it (`client|list`), or `NULL`.
+fn full_name(args: &[Bytes]) -> &'static str {
+    let Some(cmd) = cmd::lookup(&args[0]) else { return "NULL" };
+    if !cmd.spec.subcommands.is_empty() && args.len() > 1 {
+        if let Some(sub) = cmd.spec.subcommand(&args[1]) {
+            return sub.name;
+        }
+    }
+    cmd.spec.name
+}
+
 impl Connection<'_> {
+    /// Takes the settings that apply to running connections, as Redis applies them: the idle
+    /// timeout and the largest bulk argument.
+    fn load_config(&mut self) {
+        let c = self.server.config();
+        self.parser.set_limits(ParseLimits {
+            max_bulk_len: c.proto_max_bulk_len,
+            ..ParseLimits::default()
+        });
+        self.timeout = c.timeout;
+    }
+
     /// Moves complete commands from the read buffer into `batch`; returns the protocol error
     /// that ended parsing, if any (the commands before it still run).
     fn parse_batch(&mut self, client: &Client) -> Option<protocol::Error> {
@@ -90,10 +138,15 @@ impl Connection<'_> {
 
     /// Runs the parsed commands under one acquisition of the command lock.
     fn run_batch(&mut self, client: &mut Client) {
-        let mut last_cmd = None;
         {
             let mut state = self.server.lock();
             for args in self.batch.drain(..) {
+                {
+                    let mut info = client.handle.info();
+                    info.last_cmd = full_name(&args);
+                    info.argv_mem = args.iter().map(Bytes::len).sum();
+                }
+                let reply_start = self.out.len();
                 let mut ctx = Ctx {
                     server: self.server,
                     state: &mut state,
@@ -102,29 +155,43 @@ impl Connection<'_> {
                     now_ms: crate::time::unix_ms(),
                 };
                 cmd::dispatch(&mut ctx, &args);
-                last_cmd = Some(args[0].clone());
-                if client.close_after_reply {
+                // Error replies are counted here, where every reply passes, so INFO
+                // errorstats sees errors from dispatch and handlers alike.
+                let reply = &self.out.buffer()[reply_start..];
+                if reply.first() == Some(&b'-') {
+                    let end = reply.len().saturating_sub(2);
+                    state.stats.record_error(&reply[1..end.max(1)]);
+                }
+                if client.close_after_reply || client.close_now {
                     break;
                 }
             }
         }
         self.batch.clear();
         client.handle.touch();
-        if let Some(name) = last_cmd {
-            if let Ok(mut info) = client.handle.info.lock() {
-                info.last_cmd.clear();
-                info.last_cmd.push_str(&String::from_utf8_lossy(&name).to_ascii_lowercase());
-            }
-        }
     }
 
-    async fn serve(
-        &mut self,
-        socket: &mut TcpStream,
-        client: &mut Client,
-        timeout: u64,
-    ) -> std::io::Result<()> {
+    /// Publishes buffer sizes for CLIENT LIST and releases buffers that grew large.
+    fn after_batch(&mut self, client: &Client) {
+        let out_cap = self.out.buffer_mut().capacity();
+        if self.out.is_empty() && out_cap > KEEP_BUFFER {
+            *self.out.buffer_mut() = BytesMut::new();
+        }
+        if self.rbuf.is_empty() && self.rbuf.capacity() > KEEP_BUFFER {
+            self.rbuf = BytesMut::new();
+        }
+        let mut info = client.handle.info();
+        info.qbuf = self.rbuf.len();
+        info.qbuf_free = self.rbuf.capacity() - self.rbuf.len();
+        info.argv_mem = 0;
+        info.rbs = self.out.buffer_mut().capacity();
+        info.rbp = self.out_peak;
+        info.omem = self.out.len();
+    }
+
+    async fn serve(&mut self, socket: &mut TcpStream, client: &mut Client) -> std::io::Result<()> {
         let mut shutdown = self.server.shutdown_signal();
+        let mut config_changes = self.server.config_changes();
         loop {
             // Parse and run everything already received, then flush the replies.
             loop {
@@ -132,18 +199,24 @@ impl Connection<'_> {
                 if !self.batch.is_empty() {
                     self.run_batch(client);
                 }
+                if client.close_now {
+                    return Ok(());
+                }
                 if let Some(err) = protocol_error {
                     self.out.error(&format!("ERR {err}"));
+                    self.server.lock().stats.record_error(b"ERR");
                     client.close_after_reply = true;
                 }
                 if !self.out.is_empty() {
+                    self.out_peak = self.out_peak.max(self.out.len());
+                    client.handle.info().omem = self.out.len();
                     socket.write_all(self.out.buffer()).await?;
-                    self.server
-                        .net
-                        .net_output_bytes
-                        .fetch_add(self.out.len() as u64, Ordering::Relaxed);
+                    let net = &self.server.net;
+                    net.net_output_bytes.fetch_add(self.out.len() as u64, Ordering::Relaxed);
+                    net.writes_processed.fetch_add(1, Ordering::Relaxed);
                     self.out.clear();
                 }
+                self.after_batch(client);
                 if client.close_after_reply {
                     return Ok(());
                 }
@@ -152,29 +225,49 @@ impl Connection<'_> {
                     break;
                 }
             }
-            if let Some(need) = self.parser.needed(&self.rbuf) {
-                self.rbuf.reserve(need.saturating_sub(self.rbuf.len()));
-            } else if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
-                self.rbuf.reserve(READ_CHUNK);
-            }
             let idle = async {
-                if timeout == 0 {
+                if self.timeout == 0 {
                     std::future::pending::<()>().await
-                } else {
-                    tokio::time::sleep(Duration::from_secs(timeout)).await
                 }
+                let limit = Duration::from_secs(self.timeout);
+                let idle_for = Duration::from_millis(client.handle.idle_ms());
+                // Past the limit already (a client the timeout spares): wait a full period.
+                let left = limit.checked_sub(idle_for).filter(|d| !d.is_zero()).unwrap_or(limit);
+                tokio::time::sleep(left).await
             };
             tokio::select! {
-                read = socket.read_buf(&mut self.rbuf) => {
-                    let n = read?;
-                    if n == 0 {
-                        return Ok(());
+                ready = socket.readable() => {
+                    ready?;
+                    if let Some(need) = self.parser.needed(&self.rbuf) {
+                        self.rbuf.reserve(need.saturating_sub(self.rbuf.len()));
                     }
-                    self.server.net.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
+                        self.rbuf.reserve(READ_CHUNK);
+                    }
+                    match socket.try_read_buf(&mut self.rbuf) {
+                        Ok(0) => return Ok(()),
+                        Ok(n) => {
+                            let net = &self.server.net;
+                            net.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                            net.reads_processed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
                 }
                 _ = client.handle.killed() => return Ok(()),
                 _ = shutdown.wait_for(|s| *s) => return Ok(()),
-                _ = idle => return Ok(()),
+                _ = config_changes.changed() => self.load_config(),
+                _ = idle => {
+                    // Redis spares replicas, blocked clients and subscribers; for them the
+                    // timer is simply re-armed.
+                    if client.handle.info().timeout_applies()
+                        && client.handle.idle_ms() >= self.timeout * 1000
+                    {
+                        debug!(id = client.id(), "closing idle client");
+                        return Ok(());
+                    }
+                }
             }
         }
     }

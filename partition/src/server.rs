@@ -1,6 +1,7 @@
 //! The server: shared state, the accept loop, background tasks and graceful shutdown.
 
 use std::future::Future;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
@@ -21,37 +22,103 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Connection-level counters (outside the command lock).
 #[derive(Debug, Default)]
 pub struct NetStats {
-    pub connections_received: std::sync::atomic::AtomicU64,
-    pub rejected_connections: std::sync::atomic::AtomicU64,
-    pub net_input_bytes: std::sync::atomic::AtomicU64,
-    pub net_output_bytes: std::sync::atomic::AtomicU64,
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    /// Socket reads and writes (INFO `total_reads_processed` / `total_writes_processed`).
+    pub reads_processed: AtomicU64,
+    pub writes_processed: AtomicU64,
+}
+
+impl NetStats {
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for c in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.reads_processed,
+            &self.writes_processed,
+        ] {
+            c.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// Instantaneous rates (INFO `instantaneous_ops_per_sec`, `instantaneous_input_kbps`...), as
+/// Redis computes them: the average over the last 16 samples taken every 100 ms.
+#[derive(Debug, Default)]
+pub struct Rates {
+    samples: [(u64, u64, u64); RATE_SAMPLES],
+    next: usize,
+    last: Option<(Instant, u64, u64, u64)>,
+}
+
+const RATE_SAMPLES: usize = 16;
+
+impl Rates {
+    /// Records the counters' current totals (commands, input bytes, output bytes).
+    pub fn sample(&mut self, now: Instant, commands: u64, input: u64, output: u64) {
+        if let Some((at, c, i, o)) = self.last {
+            let ms = now.duration_since(at).as_millis().max(1) as u64;
+            let per_sec = |now: u64, then: u64| now.saturating_sub(then) * 1000 / ms;
+            self.samples[self.next] = (per_sec(commands, c), per_sec(input, i), per_sec(output, o));
+            self.next = (self.next + 1) % RATE_SAMPLES;
+        }
+        self.last = Some((now, commands, input, output));
+    }
+
+    /// (ops/sec, input bytes/sec, output bytes/sec), averaged.
+    pub fn current(&self) -> (u64, u64, u64) {
+        let n = RATE_SAMPLES as u64;
+        let sum = self.samples.iter().fold((0, 0, 0), |a, s| (a.0 + s.0, a.1 + s.1, a.2 + s.2));
+        (sum.0 / n, sum.1 / n, sum.2 / n)
+    }
 }
 
 /// State shared by every connection and background task.
 pub struct Server {
     state: Mutex<State>,
     config: RwLock<Config>,
+    /// Bumped on every configuration change, so connections re-read what applies to them
+    /// (idle timeout, `proto-max-bulk-len`).
+    config_version: watch::Sender<u64>,
     pub clients: ClientRegistry,
     pub net: NetStats,
+    pub rates: Mutex<Rates>,
     pub started: Instant,
+    /// Unix milliseconds at start.
+    pub started_unix_ms: u64,
     /// A random 40-hex-digit id of this process run (INFO `run_id`).
     pub run_id: String,
+    /// A random 40-hex-digit replication id (INFO `master_replid`).
+    pub replid: String,
     /// The port actually bound (INFO `tcp_port`, CLUSTER answers).
     pub port: u16,
     shutdown: watch::Sender<bool>,
 }
 
+fn random_hex40() -> String {
+    (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 0xf)).collect()
+}
+
 impl Server {
     pub fn new(config: Config, port: u16) -> Arc<Server> {
         let (shutdown, _) = watch::channel(false);
-        let run_id = (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 0xf)).collect();
+        let (config_version, _) = watch::channel(0);
         Arc::new(Server {
             state: Mutex::new(State::new()),
             config: RwLock::new(config),
+            config_version,
             clients: ClientRegistry::default(),
             net: NetStats::default(),
+            rates: Mutex::new(Rates::default()),
             started: Instant::now(),
-            run_id,
+            started_unix_ms: crate::time::unix_ms(),
+            run_id: random_hex40(),
+            replid: random_hex40(),
             port,
             shutdown,
         })
@@ -68,8 +135,16 @@ impl Server {
         self.config.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Changes the configuration and tells every connection to re-read it.
     pub fn update_config<T>(&self, f: impl FnOnce(&mut Config) -> T) -> T {
-        f(&mut self.config.write().unwrap_or_else(|e| e.into_inner()))
+        let result = f(&mut self.config.write().unwrap_or_else(|e| e.into_inner()));
+        self.config_version.send_modify(|v| *v += 1);
+        result
+    }
+
+    /// A receiver that is marked changed after every [`Server::update_config`].
+    pub fn config_changes(&self) -> watch::Receiver<u64> {
+        self.config_version.subscribe()
     }
 
     /// Begins a graceful shutdown (SHUTDOWN, signals).
@@ -110,6 +185,7 @@ pub async fn serve(
     }
     let mut tasks = JoinSet::new();
     tasks.spawn(crate::expire::active_expiry(server.clone()));
+    tasks.spawn(sample_rates(server.clone()));
     let mut stop = server.shutdown_signal();
     let mut accepts = JoinSet::new();
     for listener in listeners {
@@ -122,15 +198,17 @@ pub async fn serve(
     }
     info!("shutting down");
     server.shutdown();
+    // Stop accepting first (the listeners close when their tasks end), then close clients.
     accepts.abort_all();
+    while accepts.join_next().await.is_some() {}
     for client in server.clients.all() {
         client.kill();
     }
-    let deadline = Instant::now() + SHUTDOWN_GRACE;
-    while !server.clients.is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    if !server.clients.is_empty() {
+    // Connections see the shutdown signal (or their kill) and close; the registry signals
+    // when the last one has unregistered. Bounded: a connection stuck writing to a client
+    // that does not read must not hold the process.
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, server.clients.wait_empty()).await;
+    if drained.is_err() {
         warn!(
             clients = server.clients.len(),
             "connections still open at the end of the grace period"
@@ -154,5 +232,24 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
         let _ = socket.set_nodelay(true);
         server.net.connections_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::spawn(connection::handle(server.clone(), socket, addr));
+    }
+}
+
+/// Samples the counters behind the instantaneous rates every 100 ms.
+async fn sample_rates(server: Arc<Server>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let commands = server.lock().stats.total_commands;
+        let input = server.net.net_input_bytes.load(Relaxed);
+        let output = server.net.net_output_bytes.load(Relaxed);
+        server.rates.lock().unwrap_or_else(|e| e.into_inner()).sample(
+            Instant::now(),
+            commands,
+            input,
+            output,
+        );
     }
 }

@@ -5,14 +5,14 @@
 //! the lock on every core. Serial execution is what makes MULTI/EXEC atomic and what will give
 //! replication one total order of writes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 
 use crate::keyspace::Keyspace;
 
-/// Counters that INFO stats / commandstats report.
+/// Counters that INFO stats / commandstats / errorstats report (CONFIG RESETSTAT zeroes them).
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub total_commands: u64,
@@ -24,6 +24,32 @@ pub struct Stats {
     pub failed_calls: u64,
     /// Per command name: (calls, total microseconds, rejected, failed).
     pub per_command: HashMap<&'static str, CommandStats>,
+    /// Error replies sent (`total_error_replies`).
+    pub total_error_replies: u64,
+    /// Error replies by code, the first word of the error (`errorstat_ERR:count=3`).
+    pub errors: BTreeMap<String, u64>,
+    /// Set once [`MAX_ERROR_CODES`] distinct codes were seen: Redis then stops tracking new
+    /// ones so a client cannot grow the table without bound.
+    pub errors_overflowed: bool,
+}
+
+/// The most distinct error codes tracked, as Redis's `ERROR_STATS_NUMBER`.
+pub const MAX_ERROR_CODES: usize = 128;
+
+impl Stats {
+    /// Counts an error reply; `text` is the reply without its `-`.
+    pub fn record_error(&mut self, text: &[u8]) {
+        self.total_error_replies += 1;
+        let code_len = text.iter().position(|&c| c == b' ').unwrap_or(text.len());
+        let code = String::from_utf8_lossy(&text[..code_len]);
+        if let Some(n) = self.errors.get_mut(code.as_ref()) {
+            *n += 1;
+        } else if self.errors.len() < MAX_ERROR_CODES && !self.errors_overflowed {
+            self.errors.insert(code.into_owned(), 1);
+        } else {
+            self.errors_overflowed = true;
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -61,6 +87,10 @@ pub struct State {
     pub rng: SmallRng,
     /// Unix seconds of the last successful save (LASTSAVE).
     pub lastsave: u64,
+    /// The last `used_memory` estimate and when it was made (see [`State::used_memory`]).
+    memory_estimate: Option<(std::time::Instant, usize)>,
+    /// The highest `used_memory` seen (INFO `used_memory_peak`).
+    pub peak_memory: usize,
 }
 
 impl State {
@@ -72,7 +102,54 @@ impl State {
             slowlog: Slowlog::default(),
             rng: SmallRng::from_os_rng(),
             lastsave: crate::time::unix_ms() / 1000,
+            memory_estimate: None,
+            peak_memory: 0,
         }
+    }
+
+    /// `used_memory`: an estimate of the bytes the dataset holds, computed as MEMORY USAGE
+    /// computes it for each key (the key, its value and its table entry, with allocations
+    /// rounded up to the allocator's size classes — [`crate::cmd::server::key_memory`]) plus
+    /// the hash tables' bucket arrays (a power of two of 8-byte buckets per slot table, as
+    /// `Dict` sizes them) plus a fixed baseline for the 16384 slot tables themselves and the
+    /// server's own structures. It walks every key, so it is cached for one second: INFO
+    /// stays cheap when polled, and the figure is at most a second old.
+    pub fn used_memory(&mut self) -> usize {
+        const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+        if let Some((at, bytes)) = self.memory_estimate {
+            if at.elapsed() < MAX_AGE {
+                return bytes;
+            }
+        }
+        let bytes = self.estimate_memory();
+        self.memory_estimate = Some((std::time::Instant::now(), bytes));
+        self.peak_memory = self.peak_memory.max(bytes);
+        bytes
+    }
+
+    /// Forgets the cached `used_memory` (after FLUSHALL, DEBUG commands, tests).
+    pub fn invalidate_memory_estimate(&mut self) {
+        self.memory_estimate = None;
+    }
+
+    fn estimate_memory(&self) -> usize {
+        /// What an empty server holds: the slot table vector and its empty dicts, the command
+        /// registry, buffers of the runtime (measured order of magnitude, like Redis's
+        /// `used_memory_startup`).
+        const BASELINE: usize = 16384 * 32 + 256 * 1024;
+        let mut bytes = BASELINE;
+        for (key, entry) in self.keyspace.iter() {
+            bytes += crate::cmd::server::key_memory(key, &entry.value);
+        }
+        for slot in 0..protocol::slot::SLOT_COUNT as u16 {
+            let n = self.keyspace.count_in_slot(slot);
+            if n > 0 {
+                bytes += n.next_power_of_two() * std::mem::size_of::<usize>();
+            }
+        }
+        // The expiry index: one entry (key copy + deadline + node) per volatile key.
+        bytes += self.keyspace.volatile_len() * 48;
+        bytes
     }
 
     /// A random number, for sampling.

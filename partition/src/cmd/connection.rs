@@ -1,4 +1,4 @@
-//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT.
+//! Connection commands: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET.
 
 use bytes::Bytes;
 
@@ -12,6 +12,7 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("auth", auth),
     ("select", select),
     ("quit", quit),
+    ("reset", reset),
 ];
 
 fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -88,7 +89,8 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         proto = Some(v as u8);
         i = 2;
     }
-    let mut setname = None;
+    // Options take effect as they are read, as in Redis: `HELLO 3 AUTH u p SETNAME bad name`
+    // authenticates before failing on the name.
     while i < args.len() {
         let more = args.len() - i - 1;
         if is(&args[i], "auth") && more >= 2 {
@@ -96,7 +98,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             i += 3;
         } else if is(&args[i], "setname") && more >= 1 {
             super::validate_client_name(&args[i + 1])?;
-            setname = Some(args[i + 1].clone());
+            ctx.client.handle.info().name = String::from_utf8_lossy(&args[i + 1]).into_owned();
             i += 2;
         } else {
             return Err(CmdError::Other(format!(
@@ -107,14 +109,11 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     if !ctx.client.authenticated {
         return Err(CmdError::Other(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
         ));
     }
     let handle = ctx.client.handle.clone();
-    let mut info = handle.info.lock().expect("client info poisoned");
-    if let Some(name) = setname {
-        info.name = String::from_utf8_lossy(&name).into_owned();
-    }
+    let mut info = handle.info();
     if let Some(p) = proto {
         info.resp = p;
         ctx.out.set_resp3(p == 3);
@@ -135,5 +134,21 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     out.bulk(b"master");
     out.bulk(b"modules");
     out.empty_array();
+    Ok(())
+}
+
+/// RESET: the connection goes back to how it was when it connected (RESP2, no name, replies
+/// on, unauthenticated if a password is required) and replies `+RESET`.
+fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    {
+        let info = ctx.client.handle.info();
+        if info.replica && !info.monitor || info.master {
+            return Err(CmdError::err("can only reset normal client connections"));
+        }
+    }
+    let password_required = !ctx.server.config().requirepass.is_empty();
+    ctx.client.reset(password_required);
+    ctx.out.set_resp3(false);
+    ctx.out.simple("RESET");
     Ok(())
 }
