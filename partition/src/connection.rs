@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use protocol::{ParseLimits, ReplyWriter, RequestParser};
@@ -90,17 +90,6 @@ struct Connection<'a> {
 /// client holds it and how large one write gets.
 const MAX_BATCH: usize = 1024;
 
-/// The full name of the command in `args` as CLIENT LIST shows it (`client|list`), or `NULL`.
-fn full_name(args: &[Bytes]) -> &'static str {
-    let Some(cmd) = cmd::lookup(&args[0]) else { return "NULL" };
-    if !cmd.spec.subcommands.is_empty() && args.len() > 1 {
-        if let Some(sub) = cmd.spec.subcommand(&args[1]) {
-            return sub.name;
-        }
-    }
-    cmd.spec.name
-}
-
 impl Connection<'_> {
     /// Takes the settings that apply to running connections, as Redis applies them: the idle
     /// timeout and the largest bulk argument.
@@ -138,36 +127,34 @@ impl Connection<'_> {
 
     /// Runs the parsed commands under one acquisition of the command lock.
     fn run_batch(&mut self, client: &mut Client) {
+        let mut last = ("NULL", 0);
         {
             let mut state = self.server.lock();
+            // One wall-clock read per batch: commands of a pipeline see the same time, as
+            // commands of one event-loop iteration do in Redis.
+            let now_ms = crate::time::unix_ms();
+            let mut started = Instant::now();
             for args in self.batch.drain(..) {
-                {
-                    let mut info = client.handle.info();
-                    info.last_cmd = full_name(&args);
-                    info.argv_mem = args.iter().map(Bytes::len).sum();
-                }
-                let reply_start = self.out.len();
                 let mut ctx = Ctx {
                     server: self.server,
                     state: &mut state,
                     client: &mut *client,
                     out: &mut self.out,
-                    now_ms: crate::time::unix_ms(),
+                    now_ms,
                 };
-                cmd::dispatch(&mut ctx, &args);
-                // Error replies are counted here, where every reply passes, so INFO
-                // errorstats sees errors from dispatch and handlers alike.
-                let reply = &self.out.buffer()[reply_start..];
-                if reply.first() == Some(&b'-') {
-                    let end = reply.len().saturating_sub(2);
-                    state.stats.record_error(&reply[1..end.max(1)]);
-                }
+                let done = cmd::dispatch(&mut ctx, &args, started);
+                started = done.finished;
+                last = (done.name, args.iter().map(Bytes::len).sum());
                 if client.close_after_reply || client.close_now {
                     break;
                 }
             }
         }
         self.batch.clear();
+        let mut info = client.handle.info();
+        info.last_cmd = last.0;
+        info.argv_mem = last.1;
+        drop(info);
         client.handle.touch();
     }
 

@@ -1,7 +1,7 @@
 //! The server: shared state, the accept loop, background tasks and graceful shutdown.
 
 use std::future::Future;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
@@ -98,6 +98,9 @@ pub struct Server {
     /// The port actually bound (INFO `tcp_port`, CLUSTER answers).
     pub port: u16,
     shutdown: watch::Sender<bool>,
+    /// `slowlog-log-slower-than`, mirrored from the config: every command reads it, and an
+    /// atomic load is cheaper than the config lock on that path.
+    slowlog_threshold: AtomicI64,
 }
 
 fn random_hex40() -> String {
@@ -108,6 +111,7 @@ impl Server {
     pub fn new(config: Config, port: u16) -> Arc<Server> {
         let (shutdown, _) = watch::channel(false);
         let (config_version, _) = watch::channel(0);
+        let slowlog_threshold = AtomicI64::new(config.slowlog_log_slower_than);
         Arc::new(Server {
             state: Mutex::new(State::new()),
             config: RwLock::new(config),
@@ -121,6 +125,7 @@ impl Server {
             replid: random_hex40(),
             port,
             shutdown,
+            slowlog_threshold,
         })
     }
 
@@ -135,9 +140,17 @@ impl Server {
         self.config.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// `slowlog-log-slower-than` in microseconds (negative: the slow log is off).
+    pub fn slowlog_threshold(&self) -> i64 {
+        self.slowlog_threshold.load(Ordering::Relaxed)
+    }
+
     /// Changes the configuration and tells every connection to re-read it.
     pub fn update_config<T>(&self, f: impl FnOnce(&mut Config) -> T) -> T {
-        let result = f(&mut self.config.write().unwrap_or_else(|e| e.into_inner()));
+        let mut config = self.config.write().unwrap_or_else(|e| e.into_inner());
+        let result = f(&mut config);
+        self.slowlog_threshold.store(config.slowlog_log_slower_than, Ordering::Relaxed);
+        drop(config);
         self.config_version.send_modify(|v| *v += 1);
         result
     }

@@ -23,7 +23,7 @@ pub struct Stats {
     pub rejected_calls: u64,
     pub failed_calls: u64,
     /// Per command name: (calls, total microseconds, rejected, failed).
-    pub per_command: HashMap<&'static str, CommandStats>,
+    pub per_command: HashMap<&'static str, CommandStats, ahash::RandomState>,
     /// Error replies sent (`total_error_replies`).
     pub total_error_replies: u64,
     /// Error replies by code, the first word of the error (`errorstat_ERR:count=3`).

@@ -96,34 +96,62 @@ pub fn implemented() -> impl Iterator<Item = &'static Command> {
     registry().values()
 }
 
-/// Runs one command and writes its reply.
-pub fn dispatch(ctx: &mut Ctx, args: &[Bytes]) {
-    let reply_start = ctx.out.len();
-    let Some(cmd) = lookup(&args[0]) else {
-        ctx.state.stats.rejected_calls += 1;
-        ctx.out.error(&unknown_command(args));
-        finish_reply(ctx, reply_start);
-        return;
-    };
-    let result = check_and_run(ctx, cmd, args);
-    if let Err(e) = result {
-        ctx.out.truncate(reply_start);
-        ctx.out.error(&e.to_string());
-    }
-    finish_reply(ctx, reply_start);
+/// What [`dispatch`] reports back to the connection.
+pub struct Dispatched {
+    /// When the command finished: the next command of the batch starts timing here, so a
+    /// batch costs one clock read per command.
+    pub finished: Instant,
+    /// The full name of the command run (`get`, `client|list`), `NULL` when unknown, as
+    /// CLIENT LIST's `cmd=` shows it.
+    pub name: &'static str,
 }
 
-fn check_and_run(ctx: &mut Ctx, cmd: &'static Command, args: &[Bytes]) -> CmdResult {
-    let spec = cmd.spec;
-    if !spec.arity_ok(args.len()) {
-        ctx.state.stats.rejected_calls += 1;
-        return Err(CmdError::WrongArity(spec.name.to_string()));
+/// Runs one command and writes its reply. `started` is when it began (for a batch: when the
+/// previous command finished).
+pub fn dispatch(ctx: &mut Ctx, args: &[Bytes], started: Instant) -> Dispatched {
+    let reply_start = ctx.out.len();
+    let (name, result) = match lookup(&args[0]) {
+        None => {
+            ctx.state.stats.rejected_calls += 1;
+            ("NULL", Err(CmdError::Other(unknown_command(args))))
+        }
+        Some(cmd) => check_and_run(ctx, cmd, args, started),
+    };
+    if let Err(e) = result {
+        let text = e.to_string();
+        ctx.out.truncate(reply_start);
+        ctx.out.error(&text);
+        ctx.state.stats.record_error(text.as_bytes());
     }
-    if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
-        ctx.state.stats.rejected_calls += 1;
-        return Err(CmdError::Other("NOAUTH Authentication required.".into()));
+    finish_reply(ctx, reply_start);
+    Dispatched { finished: Instant::now(), name }
+}
+
+/// Checks arity and authentication, runs the handler, and accounts for it (INFO commandstats
+/// per subcommand, as Redis: `cmdstat_config|get`; SLOWLOG).
+fn check_and_run(
+    ctx: &mut Ctx,
+    cmd: &'static Command,
+    args: &[Bytes],
+    started: Instant,
+) -> (&'static str, CmdResult) {
+    let mut spec = cmd.spec;
+    if !spec.subcommands.is_empty() && args.len() > 1 {
+        spec = spec.subcommand(&args[1]).unwrap_or(spec);
     }
-    let started = Instant::now();
+    if !cmd.spec.arity_ok(args.len()) {
+        ctx.state.stats.rejected_calls += 1;
+        return (spec.name, Err(CmdError::WrongArity(cmd.spec.name.to_string())));
+    }
+    if !ctx.client.authenticated && !cmd.spec.has(flags::NO_AUTH) {
+        ctx.state.stats.rejected_calls += 1;
+        return (spec.name, Err(CmdError::Other("NOAUTH Authentication required.".into())));
+    }
+    if cmd.spec.name == "client" {
+        // CLIENT LIST/INFO show a connection's own current command; other commands publish
+        // their name once per batch, which saves a lock per command.
+        ctx.client.handle.info().last_cmd = spec.name;
+    }
     let result = (cmd.handler)(ctx, args);
     let micros = started.elapsed().as_micros() as u64;
     let stats = &mut ctx.state.stats;
@@ -138,7 +166,7 @@ fn check_and_run(ctx: &mut Ctx, cmd: &'static Command, args: &[Bytes]) -> CmdRes
     if !spec.has(flags::SKIP_SLOWLOG) {
         record_slow(ctx, args, micros);
     }
-    result
+    (spec.name, result)
 }
 
 /// Applies CLIENT REPLY OFF/SKIP to the reply just written.
@@ -159,17 +187,20 @@ fn finish_reply(ctx: &mut Ctx, reply_start: usize) {
 }
 
 fn record_slow(ctx: &mut Ctx, args: &[Bytes], micros: u64) {
-    let (threshold, max_len) = {
-        let config = ctx.server.config();
-        (config.slowlog_log_slower_than, config.slowlog_max_len)
-    };
+    let threshold = ctx.server.slowlog_threshold();
     if threshold < 0 || micros < threshold as u64 {
         return;
     }
+    let max_len = ctx.server.config().slowlog_max_len;
     const MAX_ARGS: usize = 32;
     const MAX_ARG_LEN: usize = 128;
     let mut recorded: Vec<Vec<u8>> = Vec::new();
+    let redacted = redacted_args(args);
     for (i, a) in args.iter().enumerate() {
+        if redacted.contains(&i) {
+            recorded.push(b"(redacted)".to_vec());
+            continue;
+        }
         if i == MAX_ARGS - 1 && args.len() > MAX_ARGS {
             recorded
                 .push(format!("... ({} more arguments)", args.len() - MAX_ARGS + 1).into_bytes());
@@ -195,6 +226,28 @@ fn record_slow(ctx: &mut Ctx, args: &[Bytes], micros: u64) {
     slowlog.next_id += 1;
     slowlog.entries.push_front(entry);
     slowlog.entries.truncate(max_len);
+}
+
+/// Positions of arguments that must not be recorded (passwords), as Redis redacts them.
+fn redacted_args(args: &[Bytes]) -> Vec<usize> {
+    if is(&args[0], "auth") {
+        return (1..args.len()).collect();
+    }
+    if is(&args[0], "hello") {
+        return args
+            .iter()
+            .position(|a| is(a, "auth"))
+            .map(|i| (i + 1..(i + 3).min(args.len())).collect())
+            .unwrap_or_default();
+    }
+    if is(&args[0], "config") && args.len() > 2 && is(&args[1], "set") {
+        return (2..args.len() - 1)
+            .step_by(2)
+            .filter(|&i| is(&args[i], "requirepass") || is(&args[i], "masterauth"))
+            .map(|i| i + 1)
+            .collect();
+    }
+    Vec::new()
 }
 
 /// Redis's text for an unknown command, quoting up to the first arguments.

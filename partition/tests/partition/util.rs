@@ -82,7 +82,7 @@ pub async fn must_exchange(stream: &mut TcpStream, bytes: &[u8], expected: usize
 pub async fn must_read(stream: &mut TcpStream, expected: usize) -> Vec<u8> {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut got = Vec::new();
-    let mut buf = [0u8; 65536];
+    let mut buf = vec![0u8; 65536];
     while got.len() < expected {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, stream.read(&mut buf)).await {
