@@ -12,7 +12,7 @@
 //! - [`longdouble`]: the 80-bit `long double` arithmetic INCRBYFLOAT needs to print what Redis
 //!   prints.
 
-mod lcs;
+pub mod lcs;
 pub mod longdouble;
 
 use bytes::Bytes;
