@@ -1,28 +1,122 @@
 //! The values stored under keys. Each data type is one variant; the string type keeps Redis's
 //! three encodings visible (`int`, `embstr`, `raw`) because OBJECT ENCODING reports them and
 //! clients and tests look at them.
+//!
+//! Commands of the string family reach a value's bytes only through [`Value::as_string`] and
+//! [`Value::string_mut`], which fail with WRONGTYPE for every other type: when the other data
+//! types become variants here, the string commands need no change.
+
+use std::ops::Deref;
+
+use crate::error::CmdError;
 
 /// Strings up to this length created by SET report the `embstr` encoding, as in Redis.
 pub const EMBSTR_MAX: usize = 44;
 
+/// Longest text Redis tries to read as an integer for the `int` encoding: `i64::MIN` is 20 chars.
+const INT_TEXT_MAX: usize = 20;
+
+/// A stored value. Kept at 32 bytes: the keyspace holds one per key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string that is the canonical decimal text of an `i64` (Redis's `int` encoding).
     Int(i64),
-    /// Any other string. `raw` is true once modified in place (APPEND, SETRANGE, SETBIT), which
-    /// Redis reports as the `raw` encoding even for short strings.
+    /// Any other string. `raw` is true once modified in place (APPEND, SETRANGE, SETBIT …) or
+    /// built by a command that makes a raw object (BITOP, SETRANGE on a new key), which Redis
+    /// reports as the `raw` encoding even for short strings.
     Str { data: Vec<u8>, raw: bool },
 }
 
+/// The bytes of a string value: borrowed from the value, or the decimal text of an `int`
+/// formatted on the stack, so reading a string never allocates.
+#[derive(Debug, Clone, Copy)]
+pub enum StrRef<'a> {
+    Bytes(&'a [u8]),
+    Int { buf: [u8; INT_TEXT_MAX], len: u8 },
+}
+
+impl StrRef<'static> {
+    fn int(i: i64) -> StrRef<'static> {
+        let mut b = itoa::Buffer::new();
+        let text = b.format(i).as_bytes();
+        let mut buf = [0u8; INT_TEXT_MAX];
+        buf[..text.len()].copy_from_slice(text);
+        StrRef::Int { buf, len: text.len() as u8 }
+    }
+}
+
+impl Deref for StrRef<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            StrRef::Bytes(b) => b,
+            StrRef::Int { buf, len } => &buf[..*len as usize],
+        }
+    }
+}
+
 impl Value {
-    /// A string value, stored as an integer when its text is an integer's canonical form.
+    /// A string value encoded as Redis's `tryObjectEncoding` would (SET, MSET, GETSET, APPEND to
+    /// a new key …): `int` when the text is an integer's canonical form, else `embstr`/`raw` by
+    /// length.
     pub fn string(data: &[u8]) -> Value {
-        if data.len() <= 20 {
+        if data.len() <= INT_TEXT_MAX {
             if let Some(i) = protocol::number::parse_i64(data) {
                 return Value::Int(i);
             }
         }
         Value::Str { data: data.to_vec(), raw: false }
+    }
+
+    /// A string built by a command that creates a plain string object without trying the `int`
+    /// encoding (INCRBYFLOAT): `embstr` up to 44 bytes, else `raw`.
+    pub fn plain_string(data: Vec<u8>) -> Value {
+        Value::Str { data, raw: false }
+    }
+
+    /// A string that Redis creates as a `raw` object whatever its length (BITOP's destination,
+    /// SETRANGE/SETBIT/BITFIELD on a new key).
+    pub fn raw_string(data: Vec<u8>) -> Value {
+        Value::Str { data, raw: true }
+    }
+
+    /// The bytes of a string value; WRONGTYPE for any other type.
+    pub fn as_string(&self) -> Result<StrRef<'_>, CmdError> {
+        // Every non-string variant added later must answer `Err(CmdError::WrongType)` here.
+        match self {
+            Value::Int(i) => Ok(StrRef::int(*i)),
+            Value::Str { data, .. } => Ok(StrRef::Bytes(data)),
+        }
+    }
+
+    /// True for the string type (whatever its encoding).
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Str { .. })
+    }
+
+    /// Length of a string value in bytes; WRONGTYPE for any other type.
+    pub fn string_len(&self) -> Result<usize, CmdError> {
+        match self {
+            Value::Int(i) => Ok(int_len(*i)),
+            Value::Str { data, .. } => Ok(data.len()),
+        }
+    }
+
+    /// The bytes of a string value for modification in place, as Redis's
+    /// `dbUnshareStringValue`: an `int` becomes its text, and the value reports `raw` from now
+    /// on. WRONGTYPE for any other type.
+    pub fn string_mut(&mut self) -> Result<&mut Vec<u8>, CmdError> {
+        if let Value::Int(i) = *self {
+            *self = Value::raw_string(StrRef::int(i).to_vec());
+        }
+        match self {
+            Value::Str { data, raw } => {
+                *raw = true;
+                Ok(data)
+            }
+            Value::Int(_) => unreachable!("converted above"),
+        }
     }
 
     /// The Redis type name (`TYPE`).
@@ -51,6 +145,57 @@ impl Value {
         match self {
             Value::Int(_) => 0,
             Value::Str { data, .. } => data.capacity(),
+        }
+    }
+}
+
+/// Number of characters in the decimal text of `i`.
+fn int_len(i: i64) -> usize {
+    let digits = if i == 0 { 1 } else { i.unsigned_abs().ilog10() as usize + 1 };
+    digits + usize::from(i < 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_stays_small() {
+        assert!(std::mem::size_of::<Value>() <= 32);
+    }
+
+    #[test]
+    fn encodings_follow_redis() {
+        assert_eq!(Value::string(b"12345").encoding(), "int");
+        assert_eq!(Value::string(b"-9223372036854775808").encoding(), "int");
+        // Not canonical, or out of range: stored as text.
+        assert_eq!(Value::string(b"012").encoding(), "embstr");
+        assert_eq!(Value::string(b"+1").encoding(), "embstr");
+        assert_eq!(Value::string(b"9223372036854775808").encoding(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
+        assert_eq!(Value::string(b"").encoding(), "embstr");
+        assert_eq!(Value::plain_string(b"3".to_vec()).encoding(), "embstr");
+        assert_eq!(Value::raw_string(b"ab".to_vec()).encoding(), "raw");
+    }
+
+    #[test]
+    fn modifying_in_place_makes_raw() {
+        let mut v = Value::string(b"-42");
+        v.string_mut().unwrap().push(b'7');
+        assert_eq!(v.encoding(), "raw");
+        assert_eq!(&*v.as_string().unwrap(), b"-427");
+        let mut v = Value::string(b"short");
+        v.string_mut().unwrap();
+        assert_eq!(v.encoding(), "raw");
+    }
+
+    #[test]
+    fn int_text_is_formatted_without_allocation() {
+        for i in [0, 7, -7, 10, 99, 100, i64::MAX, i64::MIN] {
+            let v = Value::Int(i);
+            assert_eq!(&*v.as_string().unwrap(), i.to_string().as_bytes());
+            assert_eq!(v.string_len().unwrap(), i.to_string().len());
         }
     }
 }
