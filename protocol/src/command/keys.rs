@@ -289,7 +289,7 @@ fn native_keys(proc: GetKeys, args: &[impl AsRef<[u8]>]) -> Vec<KeyRef> {
             }
             let Some(at) = streams else { return Vec::new() };
             let n = argc - at - 1;
-            if n == 0 || n % 2 != 0 {
+            if n == 0 || n & 1 == 1 {
                 return Vec::new();
             }
             (at + 1..at + 1 + n / 2).map(|p| key(p, 0)).collect()

@@ -15,7 +15,7 @@ pub mod reply;
 mod table;
 
 pub use keys::{KeyError, KeyRef};
-pub use reply::{write_docs, write_info};
+pub use reply::{write_docs, write_info, write_key_flags};
 pub use table::TABLE;
 
 /// Command flags, as COMMAND INFO names them. `MAY_REPLICATE` is one Redis hides from COMMAND,

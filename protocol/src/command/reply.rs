@@ -183,6 +183,11 @@ fn write_args(w: &mut ReplyWriter, args: &[Arg]) {
     }
 }
 
+/// The access flags of a key (COMMAND GETKEYSANDFLAGS), a set of simple strings.
+pub fn write_key_flags(w: &mut ReplyWriter, flags: u32) {
+    write_flag_set(w, flags, key_flags::NAMES);
+}
+
 fn field(w: &mut ReplyWriter, name: &str, value: Option<&str>) {
     if let Some(v) = value {
         w.bulk(name.as_bytes());
