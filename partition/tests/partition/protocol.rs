@@ -277,10 +277,9 @@ async fn redis_cli_pipe_mode_loads_1000_sets() {
     for i in 0..1000 {
         load.extend(command(&["SET", &format!("pipe:{i}"), &format!("v{i}")]));
     }
-    let (ok, out) =
-        tokio::task::spawn_blocking(move || redis_cli(port, &["--pipe"], Some(load)))
-            .await
-            .unwrap();
+    let (ok, out) = tokio::task::spawn_blocking(move || redis_cli(port, &["--pipe"], Some(load)))
+        .await
+        .unwrap();
     assert!(ok, "redis-cli --pipe failed: {out}");
     assert!(out.contains("errors: 0, replies: 1000"), "{out}");
     let mut con = server.client().await;
