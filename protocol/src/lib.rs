@@ -22,8 +22,9 @@ pub mod reply;
 pub mod request;
 pub mod slot;
 
+pub use codec::FrameCodec;
 pub use error::{Error, Result};
-pub use frame::Frame;
+pub use frame::{Frame, FrameLimits};
 pub use reply::ReplyWriter;
 pub use request::{ParseLimits, RequestParser};
 pub use slot::{key_hash_slot, SLOT_COUNT};

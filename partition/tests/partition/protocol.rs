@@ -218,18 +218,6 @@ async fn garbage_gets_redis_protocol_errors_and_the_connection_closes() {
     assert_eq!(must_exchange(&mut fresh, b"PING\r\n", 7).await, b"+PONG\r\n");
 }
 
-/// redis-server 7.0 accepts multibulk counts up to INT_MAX (it doesn't allocate for them up
-/// front) and waits for the arguments; it neither replies nor closes.
-#[tokio::test]
-#[ignore = "needs protocol::ParseLimits::max_multibulk_len = i32::MAX, as in Redis 7.0"]
-async fn a_big_but_legal_multibulk_count_waits_for_its_arguments() {
-    let server = start_server().await;
-    let mut s = server.raw().await;
-    s.write_all(b"*1048577\r\n").await.expect("write");
-    let got = must_read(&mut s, 1).await;
-    assert!(got.is_empty(), "unexpected reply {:?}", String::from_utf8_lossy(&got));
-}
-
 fn redis_cli(port: u16, args: &[&str], stdin: Option<Vec<u8>>) -> (bool, String) {
     use std::io::Write;
     use std::process::{Command, Stdio};
