@@ -429,7 +429,9 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         } else if is(&args[j], "db") && j + 1 < args.len() {
             let db = parse_int(&args[j + 1])?;
             if i32::try_from(db).is_err() {
-                return Err(CmdError::NotInteger);
+                return Err(CmdError::err(
+                    "value is out of range, value must between -2147483648 and 2147483647",
+                ));
             }
             if db != 0 {
                 return Err(CmdError::err("DB index is out of range"));
