@@ -22,6 +22,7 @@ pub mod connection;
 pub mod dict;
 pub mod error;
 pub mod expire;
+pub mod glob;
 pub mod keyspace;
 pub mod server;
 pub mod state;
