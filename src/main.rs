@@ -39,7 +39,7 @@ fn run_partition(args: Vec<String>) -> anyhow::Result<()> {
         "warning" => "warn",
         _ => "info",
     });
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = runtime_for(config.get_i64("io-threads").unwrap_or(1))?;
     runtime.block_on(async move {
         let mut listeners = Vec::new();
         for addr in &config.bind {
@@ -49,6 +49,21 @@ fn run_partition(args: Vec<String>) -> anyhow::Result<()> {
         partition::run(listeners, config, shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+/// The runtime for `io-threads` threads. With one thread (Redis's default) everything runs on
+/// a single-threaded runtime, as in redis-server: the command lock is never contended and no
+/// task migrates between cores. More threads spread parsing and socket I/O over cores while
+/// commands still run one at a time under the command lock.
+fn runtime_for(threads: i64) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads as usize)
+            .enable_all()
+            .build()
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.
