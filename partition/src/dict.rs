@@ -20,8 +20,13 @@ fn hash(key: &[u8]) -> u64 {
     hasher().hash_one(key)
 }
 
+/// A stored key. Keys up to 24 bytes (most real keys) live inside the node itself: one
+/// allocation per entry instead of two, and a lookup compares the key without another
+/// pointer chase (and cache miss).
+pub type Key = smallvec::SmallVec<[u8; 24]>;
+
 struct Node<V> {
-    key: Box<[u8]>,
+    key: Key,
     value: V,
     next: Option<Box<Node<V>>>,
 }
@@ -108,7 +113,7 @@ impl<V> Dict<V> {
         if let Some(slot) = self.get_mut(key) {
             return Some(std::mem::replace(slot, value));
         }
-        self.insert_new(key.into(), value);
+        self.insert_new(Key::from_slice(key), value);
         None
     }
 
@@ -118,13 +123,13 @@ impl<V> Dict<V> {
         let inserted = if self.contains_key(key) {
             false
         } else {
-            self.insert_new(key.into(), make());
+            self.insert_new(Key::from_slice(key), make());
             true
         };
         (self.get_mut(key).expect("present"), inserted)
     }
 
-    fn insert_new(&mut self, key: Box<[u8]>, value: V) {
+    fn insert_new(&mut self, key: Key, value: V) {
         if self.len >= self.buckets.len() {
             self.resize((self.len + 1).next_power_of_two().max(4));
         }
@@ -135,7 +140,7 @@ impl<V> Dict<V> {
     }
 
     /// Removes `key`, returning the stored key and value.
-    pub fn remove(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<(Key, V)> {
         if self.len == 0 {
             return None;
         }

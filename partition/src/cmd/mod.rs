@@ -110,10 +110,10 @@ pub struct Dispatched {
 /// previous command finished).
 pub fn dispatch(ctx: &mut Ctx, args: &[Bytes], started: Instant) -> Dispatched {
     let reply_start = ctx.out.len();
-    let (name, result) = match lookup(&args[0]) {
+    let (name, result, finished) = match lookup(&args[0]) {
         None => {
             ctx.state.stats.rejected_calls += 1;
-            ("NULL", Err(CmdError::Other(unknown_command(args))))
+            ("NULL", Err(CmdError::Other(unknown_command(args))), started)
         }
         Some(cmd) => check_and_run(ctx, cmd, args, started),
     };
@@ -124,7 +124,7 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes], started: Instant) -> Dispatched {
         ctx.state.stats.record_error(text.as_bytes());
     }
     finish_reply(ctx, reply_start);
-    Dispatched { finished: Instant::now(), name }
+    Dispatched { finished, name }
 }
 
 /// Checks arity and authentication, runs the handler, and accounts for it (INFO commandstats
@@ -134,18 +134,22 @@ fn check_and_run(
     cmd: &'static Command,
     args: &[Bytes],
     started: Instant,
-) -> (&'static str, CmdResult) {
+) -> (&'static str, CmdResult, Instant) {
     let mut spec = cmd.spec;
     if !spec.subcommands.is_empty() && args.len() > 1 {
         spec = spec.subcommand(&args[1]).unwrap_or(spec);
     }
     if !cmd.spec.arity_ok(args.len()) {
         ctx.state.stats.rejected_calls += 1;
-        return (spec.name, Err(CmdError::WrongArity(cmd.spec.name.to_string())));
+        return (spec.name, Err(CmdError::WrongArity(cmd.spec.name.to_string())), started);
     }
     if !ctx.client.authenticated && !cmd.spec.has(flags::NO_AUTH) {
         ctx.state.stats.rejected_calls += 1;
-        return (spec.name, Err(CmdError::Other("NOAUTH Authentication required.".into())));
+        return (
+            spec.name,
+            Err(CmdError::Other("NOAUTH Authentication required.".into())),
+            started,
+        );
     }
     if cmd.spec.name == "client" {
         // CLIENT LIST/INFO show a connection's own current command; other commands publish
@@ -153,7 +157,8 @@ fn check_and_run(
         ctx.client.handle.info().last_cmd = spec.name;
     }
     let result = (cmd.handler)(ctx, args);
-    let micros = started.elapsed().as_micros() as u64;
+    let finished = Instant::now();
+    let micros = finished.saturating_duration_since(started).as_micros() as u64;
     let stats = &mut ctx.state.stats;
     stats.total_commands += 1;
     let per = stats.per_command.entry(spec.name).or_default();
@@ -166,7 +171,7 @@ fn check_and_run(
     if !spec.has(flags::SKIP_SLOWLOG) {
         record_slow(ctx, args, micros);
     }
-    (spec.name, result)
+    (spec.name, result, finished)
 }
 
 /// Applies CLIENT REPLY OFF/SKIP to the reply just written.
