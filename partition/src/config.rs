@@ -357,10 +357,21 @@ impl Config {
                 values.push(args.next().expect("peeked").to_string());
             }
             config
-                .set(name, &values.join(" "))
+                .set_at_startup(name, &values.join(" "))
                 .map_err(|e| Error::Config(format!("'{name}': {e}")))?;
         }
         Ok(config)
+    }
+
+    /// [`Config::set`] for values given at start-up. Unlike redis-server, a data directory that
+    /// does not exist yet is created, so `rcluster partition --dir ./data/p0` works on a fresh
+    /// machine; CONFIG SET `dir` still requires an existing directory, as in Redis.
+    fn set_at_startup(&mut self, name: &str, value: &str) -> std::result::Result<(), String> {
+        if name.eq_ignore_ascii_case("dir") && !value.is_empty() {
+            std::fs::create_dir_all(value)
+                .map_err(|e| format!("can't create directory '{value}': {e}"))?;
+        }
+        self.set(name, value)
     }
 
     /// Applies `name value...` lines as Redis reads a config file: arguments split with
@@ -383,7 +394,7 @@ impl Config {
                 acc.extend(values.iter().filter(|v| !v.is_empty()).cloned());
                 continue;
             }
-            self.set(name, &values.join(" ")).map_err(fail)?;
+            self.set_at_startup(name, &values.join(" ")).map_err(fail)?;
         }
         if let Some(save) = save_lines {
             self.set("save", &save.join(" ")).map_err(Error::Config)?;

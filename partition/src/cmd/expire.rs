@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use super::keyspace::{fold_expired, lookup_read, lookup_write};
+use super::{fold_expired, lookup_read, lookup_write};
 use super::{is, parse_int, Ctx, Handler};
 use crate::error::{CmdError, CmdResult};
 

@@ -13,11 +13,13 @@ use protocol::slot::{key_hash_slot, SLOT_COUNT};
 /// Bits of a SCAN cursor that hold the slot (the keyspace's cursor layout).
 const SLOT_BITS: u32 = SLOT_COUNT.trailing_zeros();
 
-use super::{is, parse_int, subcommand, unknown_subcommand, Ctx, Handler};
+use super::{
+    fold_expired, is, lookup_read, lookup_write, parse_int, subcommand, unknown_subcommand, Ctx,
+    Handler,
+};
 use crate::error::{CmdError, CmdResult};
 use crate::glob;
 use crate::keyspace::{drop_in_background, Entry};
-use crate::state::State;
 use crate::time::lru_clock;
 use crate::value::Value;
 
@@ -42,52 +44,6 @@ pub const COMMANDS: &[(&str, Handler)] = &[
 /// Values holding more heap than this are freed on the lazy-free thread by UNLINK (and by DEL
 /// with `lazyfree-lazy-user-del yes`); smaller ones are cheaper to free than to hand over.
 const LAZYFREE_THRESHOLD_BYTES: usize = 64 * 1024;
-
-/// Moves the count of keys lazy expiry deleted into INFO's `expired_keys`.
-pub(crate) fn fold_expired(state: &mut State) {
-    state.stats.expired_keys += state.keyspace.take_expired();
-}
-
-/// Redis's `lookupKeyRead` (and, with `touch` false, `lookupKeyReadWithFlags(NOTOUCH)`): lazy
-/// expiry, then a keyspace hit or miss; a read with `touch` records an access (LRU/LFU).
-pub(crate) fn lookup_read<'a>(
-    state: &'a mut State,
-    key: &[u8],
-    now_ms: u64,
-    touch: bool,
-) -> Option<&'a mut Entry> {
-    if state.keyspace.expire_if_needed(key, now_ms) {
-        fold_expired(state);
-    }
-    match state.keyspace.get_unchecked(key) {
-        Some(entry) => {
-            state.stats.keyspace_hits += 1;
-            if touch {
-                entry.touch(now_ms);
-            }
-            Some(entry)
-        }
-        None => {
-            state.stats.keyspace_misses += 1;
-            None
-        }
-    }
-}
-
-/// Redis's `lookupKeyWrite`: lazy expiry and an access, no hit/miss accounting.
-pub(crate) fn lookup_write<'a>(
-    state: &'a mut State,
-    key: &[u8],
-    now_ms: u64,
-) -> Option<&'a mut Entry> {
-    if state.keyspace.expire_if_needed(key, now_ms) {
-        fold_expired(state);
-        return None;
-    }
-    let entry = state.keyspace.get_unchecked(key)?;
-    entry.touch(now_ms);
-    Some(entry)
-}
 
 /// A config parameter kept as text (`Config::other`), or `default` when unset.
 fn config_text(ctx: &Ctx, name: &str, default: &str) -> String {

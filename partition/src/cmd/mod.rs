@@ -27,6 +27,7 @@ use protocol::ReplyWriter;
 
 use crate::client::{Client, ReplyMode};
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Entry;
 use crate::server::Server;
 use crate::state::{SlowlogEntry, State};
 
@@ -292,6 +293,48 @@ pub fn subcommand(
         return Err(CmdError::WrongArity(sub.name.to_string()));
     }
     Ok(sub)
+}
+
+/// Moves the count of keys lazy expiry deleted into INFO's `expired_keys`.
+pub fn fold_expired(state: &mut State) {
+    state.stats.expired_keys += state.keyspace.take_expired();
+}
+
+/// Redis's `lookupKeyRead` (and, with `touch` false, `lookupKeyReadWithFlags(NOTOUCH)`): lazy
+/// expiry, then a keyspace hit or miss; a read with `touch` records an access (LRU/LFU).
+pub fn lookup_read<'a>(
+    state: &'a mut State,
+    key: &[u8],
+    now_ms: u64,
+    touch: bool,
+) -> Option<&'a mut Entry> {
+    if state.keyspace.expire_if_needed(key, now_ms) {
+        fold_expired(state);
+    }
+    match state.keyspace.get_unchecked(key) {
+        Some(entry) => {
+            state.stats.keyspace_hits += 1;
+            if touch {
+                entry.touch(now_ms);
+            }
+            Some(entry)
+        }
+        None => {
+            state.stats.keyspace_misses += 1;
+            None
+        }
+    }
+}
+
+/// Redis's `lookupKeyWrite`: lazy expiry and an access, no hit/miss accounting.
+pub fn lookup_write<'a>(state: &'a mut State, key: &[u8], now_ms: u64) -> Option<&'a mut Entry> {
+    if state.keyspace.expire_if_needed(key, now_ms) {
+        fold_expired(state);
+        return None;
+    }
+    let entry = state.keyspace.get_unchecked(key)?;
+    entry.touch(now_ms);
+    Some(entry)
 }
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.

@@ -17,10 +17,9 @@ pub mod longdouble;
 
 use bytes::Bytes;
 
-use super::{is, parse_int, Ctx, Handler};
+use super::{is, lookup_read, lookup_write, parse_int, Ctx, Handler};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Entry;
-use crate::state::State;
 use crate::time::lru_clock;
 use crate::value::Value;
 use protocol::ReplyWriter;
@@ -50,44 +49,6 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("lcs", lcs::lcs),
 ];
 
-/// Looks `key` up for a command that reads it (Redis's `lookupKeyRead`): deletes it if expired,
-/// counts a keyspace hit or miss, and touches its LRU clock.
-pub(crate) fn lookup_read<'s>(
-    state: &'s mut State,
-    key: &[u8],
-    now_ms: u64,
-) -> Option<&'s mut Entry> {
-    if state.keyspace.expire_if_needed(key, now_ms) {
-        state.stats.expired_keys += 1;
-    }
-    match state.keyspace.get(key, now_ms) {
-        Some(entry) => {
-            state.stats.keyspace_hits += 1;
-            entry.lru = lru_clock(now_ms);
-            Some(entry)
-        }
-        None => {
-            state.stats.keyspace_misses += 1;
-            None
-        }
-    }
-}
-
-/// Looks `key` up for a command that writes it (Redis's `lookupKeyWrite`): like
-/// [`lookup_read`] but without hit/miss statistics, which Redis keeps for reads only.
-pub(crate) fn lookup_write<'s>(
-    state: &'s mut State,
-    key: &[u8],
-    now_ms: u64,
-) -> Option<&'s mut Entry> {
-    if state.keyspace.expire_if_needed(key, now_ms) {
-        state.stats.expired_keys += 1;
-    }
-    let entry = state.keyspace.get(key, now_ms)?;
-    entry.lru = lru_clock(now_ms);
-    Some(entry)
-}
-
 /// Fails with Redis's size error when a string of `len + extra` bytes would exceed
 /// `proto-max-bulk-len` (Redis's `checkStringLength`).
 pub(crate) fn check_string_length(ctx: &Ctx, len: u64, extra: u64) -> CmdResult {
@@ -109,7 +70,7 @@ fn reply_string(out: &mut ReplyWriter, v: &Value) -> CmdResult {
 
 /// Redis's `getGenericCommand`: replies with the string at `key`, or null when absent.
 fn get_generic(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
-    match lookup_read(ctx.state, key, ctx.now_ms) {
+    match lookup_read(ctx.state, key, ctx.now_ms, true) {
         None => ctx.out.null(),
         Some(entry) => reply_string(ctx.out, &entry.value)?,
     }
@@ -303,7 +264,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let opts = parse_ext_options(args, false)?;
     let key = &args[1];
     let now = ctx.now_ms;
-    let Some(entry) = lookup_read(ctx.state, key, now) else {
+    let Some(entry) = lookup_read(ctx.state, key, now, true) else {
         ctx.out.null();
         return Ok(());
     };
@@ -333,7 +294,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.array(args.len() - 1);
     for key in &args[1..] {
-        match lookup_read(ctx.state, key, ctx.now_ms) {
+        match lookup_read(ctx.state, key, ctx.now_ms, true) {
             Some(entry) if entry.value.is_string() => reply_string(ctx.out, &entry.value)?,
             // MGET answers null for keys of other types rather than failing.
             _ => ctx.out.null(),
@@ -480,7 +441,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let len = match lookup_read(ctx.state, &args[1], ctx.now_ms) {
+    let len = match lookup_read(ctx.state, &args[1], ctx.now_ms, true) {
         Some(entry) => entry.value.string_len()?,
         None => 0,
     };
@@ -513,7 +474,7 @@ pub(crate) fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, us
 fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = parse_int(&args[2])?;
     let end = parse_int(&args[3])?;
-    let Some(entry) = lookup_read(ctx.state, &args[1], ctx.now_ms) else {
+    let Some(entry) = lookup_read(ctx.state, &args[1], ctx.now_ms, true) else {
         ctx.out.bulk(b"");
         return Ok(());
     };

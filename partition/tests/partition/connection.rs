@@ -7,27 +7,6 @@ use tokio::net::TcpStream;
 
 use crate::util::*;
 
-/// Encodes a command as a RESP multibulk.
-fn resp(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
-    }
-    out
-}
-
-/// Sends one command and returns exactly the expected reply length's worth of bytes.
-async fn must_send(s: &mut TcpStream, args: &[&str], expected: &[u8]) {
-    // Boxed: `must_read`'s 64 KiB buffer would otherwise be inlined into every test future
-    // (debug builds do not overlap them), overflowing the test thread's stack.
-    let got = Box::pin(must_exchange(s, &resp(args), expected.len())).await;
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(expected),
-        "reply to {args:?}"
-    );
-}
-
 fn hello_reply(proto: u8, id: u64) -> Vec<u8> {
     let head = if proto == 3 { "%7\r\n".to_string() } else { "*14\r\n".to_string() };
     let id = id.to_string();

@@ -14,14 +14,6 @@ use tokio::net::TcpStream;
 use crate::util::*;
 
 /// Encodes a command as a RESP array of bulk strings.
-fn resp(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-    out
-}
-
 /// Sends one command on a raw connection and asserts the exact reply bytes.
 ///
 /// The future is boxed: `must_read` keeps a 64 KiB buffer across an await, and a test with

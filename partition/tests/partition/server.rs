@@ -7,25 +7,6 @@ use tokio::net::TcpStream;
 
 use crate::util::*;
 
-fn resp(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
-    }
-    out
-}
-
-async fn must_send(s: &mut TcpStream, args: &[&str], expected: &[u8]) {
-    // Boxed: `must_read`'s 64 KiB buffer would otherwise be inlined into every test future
-    // (debug builds do not overlap them), overflowing the test thread's stack.
-    let got = Box::pin(must_exchange(s, &resp(args), expected.len())).await;
-    assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(expected),
-        "reply to {args:?}"
-    );
-}
-
 /// Sends a command whose reply is a bulk string and returns that string.
 async fn must_bulk(s: &mut TcpStream, args: &[&str]) -> String {
     let mut got = Box::pin(must_exchange(s, &resp(args), 4)).await;

@@ -128,3 +128,22 @@ pub async fn must_wait_for(within: Duration, mut cond: impl FnMut() -> bool, wha
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Encodes a command as a RESP multibulk.
+pub fn resp(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n{}\r\n", a.len(), a).as_bytes());
+    }
+    out
+}
+
+/// Sends one command on a raw connection and asserts the exact reply bytes.
+pub async fn must_send(s: &mut TcpStream, args: &[&str], expected: &[u8]) {
+    let got = Box::pin(must_exchange(s, &resp(args), expected.len())).await;
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(expected),
+        "reply to {args:?}"
+    );
+}

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::lookup_read;
+use crate::cmd::lookup_read;
 use crate::cmd::{is, parse_int, Ctx};
 use crate::error::{CmdError, CmdResult};
 
@@ -113,8 +113,8 @@ pub fn compute(a: &[u8], b: &[u8], want_walk: bool, min_match: u64) -> Lcs {
 pub fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     // Both keys are looked up (and counted as reads) before anything else is checked.
-    let a_is_string = lookup_read(ctx.state, &args[1], now).map(|e| e.value.is_string());
-    let b_is_string = lookup_read(ctx.state, &args[2], now).map(|e| e.value.is_string());
+    let a_is_string = lookup_read(ctx.state, &args[1], now, true).map(|e| e.value.is_string());
+    let b_is_string = lookup_read(ctx.state, &args[2], now, true).map(|e| e.value.is_string());
     if a_is_string == Some(false) || b_is_string == Some(false) {
         return Err(CmdError::err("The specified keys must contain string values"));
     }
