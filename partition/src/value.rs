@@ -16,6 +16,10 @@ pub const EMBSTR_MAX: usize = 44;
 /// Longest text Redis tries to read as an integer for the `int` encoding: `i64::MIN` is 20 chars.
 const INT_TEXT_MAX: usize = 20;
 
+/// The bytes of a string value. Up to 16 bytes (most counters, flags, short tokens) live inside
+/// the value itself: no allocation on SET and no pointer chase on GET.
+pub type StrBuf = smallvec::SmallVec<[u8; 16]>;
+
 /// A stored value. Kept at 32 bytes: the keyspace holds one per key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -24,7 +28,7 @@ pub enum Value {
     /// Any other string. `raw` is true once modified in place (APPEND, SETRANGE, SETBIT …) or
     /// built by a command that makes a raw object (BITOP, SETRANGE on a new key), which Redis
     /// reports as the `raw` encoding even for short strings.
-    Str { data: Vec<u8>, raw: bool },
+    Str { data: StrBuf, raw: bool },
 }
 
 /// The bytes of a string value: borrowed from the value, or the decimal text of an `int`
@@ -66,19 +70,19 @@ impl Value {
                 return Value::Int(i);
             }
         }
-        Value::Str { data: data.to_vec(), raw: false }
+        Value::Str { data: StrBuf::from_slice(data), raw: false }
     }
 
     /// A string built by a command that creates a plain string object without trying the `int`
     /// encoding (INCRBYFLOAT): `embstr` up to 44 bytes, else `raw`.
     pub fn plain_string(data: Vec<u8>) -> Value {
-        Value::Str { data, raw: false }
+        Value::Str { data: StrBuf::from_vec(data), raw: false }
     }
 
     /// A string that Redis creates as a `raw` object whatever its length (BITOP's destination,
     /// SETRANGE/SETBIT/BITFIELD on a new key).
     pub fn raw_string(data: Vec<u8>) -> Value {
-        Value::Str { data, raw: true }
+        Value::Str { data: StrBuf::from_vec(data), raw: true }
     }
 
     /// The bytes of a string value; WRONGTYPE for any other type.
@@ -106,7 +110,7 @@ impl Value {
     /// The bytes of a string value for modification in place, as Redis's
     /// `dbUnshareStringValue`: an `int` becomes its text, and the value reports `raw` from now
     /// on. WRONGTYPE for any other type.
-    pub fn string_mut(&mut self) -> Result<&mut Vec<u8>, CmdError> {
+    pub fn string_mut(&mut self) -> Result<&mut StrBuf, CmdError> {
         if let Value::Int(i) = *self {
             *self = Value::raw_string(StrRef::int(i).to_vec());
         }
@@ -144,7 +148,8 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Int(_) => 0,
-            Value::Str { data, .. } => data.capacity(),
+            Value::Str { data, .. } if data.spilled() => data.capacity(),
+            Value::Str { .. } => 0,
         }
     }
 }

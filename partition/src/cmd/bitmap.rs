@@ -57,7 +57,7 @@ fn string_for_bits<'s>(
     key: &[u8],
     now_ms: u64,
     max_bit: u64,
-) -> Result<(&'s mut Vec<u8>, bool), CmdError> {
+) -> Result<(&'s mut crate::value::StrBuf, bool), CmdError> {
     let need = (max_bit >> 3) as usize + 1;
     let exists = match lookup_write(state, key, now_ms) {
         Some(entry) => {
