@@ -4,7 +4,11 @@
 #
 #   bash bench/partition.sh            # 5 rounds, writes bench/RESULTS.md's partition section
 #   ROUNDS=3 REQUESTS=200000 bash bench/partition.sh
+#   PIN=0 bash bench/partition.sh      # don't pin processes to cores
 #
+# With PIN=1 (default, 2+ cores) every server runs on core 0 and redis-benchmark on core 1, the
+# same for both servers: it keeps the scheduler from putting the client on the server's core
+# mid-run, which otherwise dominates the run-to-run noise on a 2-core machine.
 # Each row: median ops/s over the rounds for both servers and the ratio ours/redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +21,11 @@ TESTS=${TESTS:-set,get,incr,mset}
 REDIS_PORT=${REDIS_PORT:-16379}
 OURS_PORT=${OURS_PORT:-17000}
 OUT=$(mktemp -d)
+PIN=${PIN:-1}
+SERVER_CPU=(); CLIENT_CPU=()
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  SERVER_CPU=(taskset -c 0); CLIENT_CPU=(taskset -c 1)
+fi
 
 for tool in redis-server redis-benchmark; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)"; exit 1; }
@@ -32,16 +41,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-redis-server --port "$REDIS_PORT" --save '' --appendonly no --bind 127.0.0.1 --loglevel warning >"$OUT/redis.log" 2>&1 &
+"${SERVER_CPU[@]}" redis-server --port "$REDIS_PORT" --save '' --appendonly no --bind 127.0.0.1 --loglevel warning >"$OUT/redis.log" 2>&1 &
 REDIS_PID=$!
-"$BIN" partition --port "$OURS_PORT" --loglevel warning >"$OUT/ours.log" 2>&1 &
+"${SERVER_CPU[@]}" "$BIN" partition --port "$OURS_PORT" --loglevel warning >"$OUT/ours.log" 2>&1 &
 OURS_PID=$!
 for port in "$REDIS_PORT" "$OURS_PORT"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
 run() { # name port pipeline round
-  redis-benchmark -p "$2" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -P "$3" -t "$TESTS" --csv -q 2>/dev/null \
+  "${CLIENT_CPU[@]}" redis-benchmark -p "$2" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -P "$3" -t "$TESTS" --csv -q 2>/dev/null \
     | tail -n +2 | tr -d '"' | awk -F, -v who="$1" -v p="$3" -v r="$4" '{print who","p","r","$1","$2}' >>"$OUT/raw.csv"
 }
 
@@ -57,7 +66,7 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round done" >&2
 done
 
-python3 - "$OUT/raw.csv" "$ROUNDS" "$REQUESTS" "$CLIENTS" "$KEYSPACE" <<'PY'
+PINNED=$([ ${#SERVER_CPU[@]} -gt 0 ] && echo 1 || echo 0) python3 - "$OUT/raw.csv" "$ROUNDS" "$REQUESTS" "$CLIENTS" "$KEYSPACE" <<'PY'
 import csv, statistics, sys, platform, os, subprocess, datetime
 path, rounds, requests, clients, keyspace = sys.argv[1:6]
 rows = {}
@@ -71,7 +80,8 @@ redis_v = subprocess.run(["redis-server", "--version"], capture_output=True, tex
 lines = []
 lines.append(f"Machine: {os.cpu_count()} cores, {cpu}, Linux {platform.release()}; {redis_v}; "
              f"{datetime.date.today()}.")
-lines.append(f"redis-benchmark -c {clients} -n {requests} -r {keyspace} -P 1|16, median of {rounds} alternating rounds.")
+pinned = "servers on core 0, redis-benchmark on core 1" if os.environ.get("PINNED") == "1" else "not pinned"
+lines.append(f"redis-benchmark -c {clients} -n {requests} -r {keyspace} -P 1|16, median of {rounds} alternating rounds; {pinned}.")
 lines.append("")
 lines.append("| test | pipeline | redis-server ops/s | rcluster partition ops/s | ours/redis |")
 lines.append("|---|---:|---:|---:|---:|")

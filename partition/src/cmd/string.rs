@@ -192,7 +192,16 @@ fn set_generic(
         // copied. Nothing can fail after this point.
         get_generic(ctx, key)?;
     }
-    let found = lookup_write(ctx.state, key, now).is_some();
+    // Only NX/XX need to know whether the key exists; a plain SET overwrites, and the store
+    // below looks the key up anyway. Lazy expiry still runs (and is counted) as in Redis.
+    let found = if flags & (NX | XX) != 0 {
+        lookup_write(ctx.state, key, now).is_some()
+    } else {
+        if ctx.state.keyspace.expire_if_needed(key, now) {
+            super::fold_expired(ctx.state);
+        }
+        false
+    };
     if (flags & NX != 0 && found) || (flags & XX != 0 && !found) {
         if flags & GET == 0 {
             match reply {
