@@ -2,12 +2,6 @@
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of glibc malloc: the server allocates and frees small objects on every
-/// command (keys, values, argument vectors), where glibc's free alone showed as ~10% of CPU in
-/// profiles of redis-benchmark runs; redis-server likewise ships with its own allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "rcluster", version, about = "A Redis-compatible cluster")]
 struct Cli {

@@ -259,3 +259,17 @@ impl Connection<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod size_probe {
+    #[tokio::test]
+    async fn print_future_size() {
+        let server = crate::Server::new(crate::Config::default(), 0);
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let fut = super::handle(server, c, addr);
+        eprintln!("FUTURE SIZE {}", std::mem::size_of_val(&fut));
+        eprintln!("HANDLE {} INFO {}", std::mem::size_of::<crate::client::ClientHandle>(), std::mem::size_of::<crate::client::ClientInfo>());
+    }
+}
