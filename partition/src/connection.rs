@@ -133,6 +133,10 @@ impl Connection<'_> {
             // One wall-clock read per batch: commands of a pipeline see the same time, as
             // commands of one event-loop iteration do in Redis.
             let now_ms = crate::time::unix_ms();
+            if self.batch.len() > 1 {
+                // Most pipelined commands name their key first.
+                state.keyspace.prefetch(self.batch.iter().filter_map(|a| a.get(1)).map(|k| &k[..]));
+            }
             let mut started = Instant::now();
             for args in self.batch.drain(..) {
                 let mut ctx = Ctx {
@@ -257,19 +261,5 @@ impl Connection<'_> {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod size_probe {
-    #[tokio::test]
-    async fn print_future_size() {
-        let server = crate::Server::new(crate::Config::default(), 0);
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        let c = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let fut = super::handle(server, c, addr);
-        eprintln!("FUTURE SIZE {}", std::mem::size_of_val(&fut));
-        eprintln!("HANDLE {} INFO {}", std::mem::size_of::<crate::client::ClientHandle>(), std::mem::size_of::<crate::client::ClientInfo>());
     }
 }

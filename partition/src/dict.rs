@@ -16,7 +16,20 @@ fn hasher() -> &'static ahash::RandomState {
     STATE.get_or_init(ahash::RandomState::new)
 }
 
-fn hash(key: &[u8]) -> u64 {
+/// Asks the CPU to start loading the cache line at `ptr` without waiting for it.
+#[inline(always)]
+pub fn prefetch<T>(ptr: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(ptr as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ptr;
+}
+
+/// The hash a key is stored under (also the input of the `prefetch_*` steps).
+pub fn hash(key: &[u8]) -> u64 {
     hasher().hash_one(key)
 }
 
@@ -72,6 +85,23 @@ impl<V> Dict<V> {
             node = n.next.as_deref();
         }
         None
+    }
+
+    /// Prefetch step 1: the bucket array (call after the `Dict` itself is in cache).
+    pub fn prefetch_bucket(&self, hash: u64) {
+        if self.len > 0 {
+            prefetch(&self.buckets[hash as usize & self.mask()]);
+        }
+    }
+
+    /// Prefetch step 2: the first node of the key's chain (call after
+    /// [`Dict::prefetch_bucket`] had time to land).
+    pub fn prefetch_node(&self, hash: u64) {
+        if self.len > 0 {
+            if let Some(node) = self.buckets[hash as usize & self.mask()].as_deref() {
+                prefetch(node);
+            }
+        }
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {

@@ -154,6 +154,25 @@ impl Keyspace {
         &self.slots[key_hash_slot(key) as usize]
     }
 
+    /// Starts loading the memory that looking up `keys` will touch, in three overlapped steps
+    /// (slot table entry, bucket, first node), so that a pipelined batch pays for its cache
+    /// misses together instead of one after another. Lookups are dependent loads: without this,
+    /// each key costs three serial trips to memory, which profiles showed as most of the CPU
+    /// time at pipeline 16.
+    pub fn prefetch<'k>(&self, keys: impl Iterator<Item = &'k [u8]> + Clone) {
+        let spots: smallvec::SmallVec<[(usize, u64); 32]> =
+            keys.map(|k| (key_hash_slot(k) as usize, crate::dict::hash(k))).take(32).collect();
+        for &(slot, _) in &spots {
+            crate::dict::prefetch(&self.slots[slot]);
+        }
+        for &(slot, hash) in &spots {
+            self.slots[slot].prefetch_bucket(hash);
+        }
+        for &(slot, hash) in &spots {
+            self.slots[slot].prefetch_node(hash);
+        }
+    }
+
     fn dict_mut(&mut self, key: &[u8]) -> &mut Dict<Entry> {
         &mut self.slots[key_hash_slot(key) as usize]
     }
