@@ -33,12 +33,13 @@ fn init_logging(level: &str) {
 }
 
 fn run_partition(args: Vec<String>) -> anyhow::Result<()> {
-    let config = partition::Config::from_args(&args)?;
+    let mut config = partition::Config::from_args(&args)?;
     init_logging(match config.loglevel.as_str() {
         "debug" | "verbose" => "debug",
         "warning" => "warn",
         _ => "info",
     });
+    config.maxclients = fit_maxclients_to_fd_limit(config.maxclients);
     let runtime = runtime_for(config.get_i64("io-threads").unwrap_or(1))?;
     runtime.block_on(async move {
         let mut listeners = Vec::new();
@@ -49,6 +50,41 @@ fn run_partition(args: Vec<String>) -> anyhow::Result<()> {
         partition::run(listeners, config, shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+/// Descriptors kept for everything but clients (listeners, logs, data files), as Redis's
+/// `CONFIG_MIN_RESERVED_FDS`.
+const RESERVED_FDS: u64 = 32;
+
+/// Raises the open-files limit to what `maxclients` needs, as redis-server does at start-up;
+/// when the hard limit does not allow it, lowers `maxclients` to what fits and says so, so that
+/// clients beyond it get "max number of clients reached" instead of failed accepts.
+fn fit_maxclients_to_fd_limit(maxclients: usize) -> usize {
+    let wanted = maxclients as u64 + RESERVED_FDS;
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return maxclients;
+    }
+    if limit.rlim_cur >= wanted {
+        return maxclients;
+    }
+    let raised = libc::rlimit { rlim_cur: wanted.min(limit.rlim_max), rlim_max: limit.rlim_max };
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        limit.rlim_cur = raised.rlim_cur;
+    }
+    if limit.rlim_cur >= wanted {
+        return maxclients;
+    }
+    let fitted = limit.rlim_cur.saturating_sub(RESERVED_FDS).max(1) as usize;
+    tracing::warn!(
+        requested = maxclients,
+        max_open_files = limit.rlim_cur,
+        maxclients = fitted,
+        "the open-files limit is too low for maxclients; maxclients has been reduced"
+    );
+    fitted
 }
 
 /// The runtime for `io-threads` threads. With one thread (Redis's default) everything runs on

@@ -67,3 +67,25 @@ fn partition_serves_and_stops_on_sigterm() {
     let mut buf = [0u8; 1];
     assert_eq!(s.read(&mut buf).unwrap_or(0), 0);
 }
+
+#[test]
+fn maxclients_is_fitted_to_the_open_files_limit() {
+    let port = free_port();
+    // A hard limit of 300 descriptors cannot hold 1000 clients: like redis-server, the server
+    // lowers maxclients to the limit minus 32 reserved descriptors instead of failing accepts.
+    let script = format!(
+        "ulimit -Sn 100 && ulimit -Hn 300 && exec {} partition --port {port} --maxclients 1000 --loglevel warning",
+        env!("CARGO_BIN_EXE_rcluster")
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rcluster");
+    let mut s = must_connect(port);
+    let request = b"*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$10\r\nmaxclients\r\n";
+    roundtrip(&mut s, request, b"*2\r\n$10\r\nmaxclients\r\n$3\r\n268\r\n");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
