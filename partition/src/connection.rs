@@ -242,7 +242,13 @@ impl Connection<'_> {
                             net.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                             net.reads_processed.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            // A spurious wake-up (a new socket is first reported readable):
+                            // don't let an idle client keep the chunk reserved above.
+                            if self.rbuf.is_empty() {
+                                self.rbuf = BytesMut::new();
+                            }
+                        }
                         Err(e) => return Err(e),
                     }
                 }
