@@ -17,6 +17,11 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone)]
 pub struct ClientInfo {
     pub name: String,
+    /// CLIENT SETINFO LIB-NAME / LIB-VER (Redis 7.2).
+    pub lib_name: String,
+    pub lib_ver: String,
+    /// CLIENT NO-TOUCH (mirrors [`Client::no_touch`] for CLIENT LIST's `T` flag).
+    pub no_touch: bool,
     /// Full name of the last command (`client|list`), `NULL` before the first, as Redis.
     pub last_cmd: &'static str,
     /// Protocol version (2 or 3).
@@ -54,6 +59,9 @@ impl Default for ClientInfo {
     fn default() -> Self {
         ClientInfo {
             name: String::new(),
+            lib_name: String::new(),
+            lib_ver: String::new(),
+            no_touch: false,
             last_cmd: "NULL",
             resp: 2,
             no_evict: false,
@@ -219,6 +227,9 @@ impl ClientHandle {
         if i.no_evict {
             flags.push('e');
         }
+        if i.no_touch {
+            flags.push('T');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
@@ -227,7 +238,8 @@ impl ClientHandle {
             out,
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub={} psub={} \
              ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} \
-             oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+             oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} \
+             lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -250,6 +262,8 @@ impl ClientHandle {
             tot_mem,
             i.last_cmd,
             i.resp,
+            i.lib_name,
+            i.lib_ver,
         );
     }
 }
@@ -359,6 +373,9 @@ pub struct Client {
     /// Close the connection at once, without sending what is pending (SHUTDOWN).
     pub close_now: bool,
     pub reply_mode: ReplyMode,
+    /// CLIENT NO-TOUCH ON: reads by this client leave keys' LRU/LFU as they were (TOUCH
+    /// still touches). Kept here, not only in [`ClientInfo`], because every read consults it.
+    pub no_touch: bool,
 }
 
 impl Client {
@@ -367,6 +384,7 @@ impl Client {
             handle,
             authenticated,
             close_after_reply: false,
+            no_touch: false,
             close_now: false,
             reply_mode: ReplyMode::On,
         }
@@ -382,8 +400,10 @@ impl Client {
     pub fn reset(&mut self, password_required: bool) {
         self.authenticated = !password_required;
         self.reply_mode = ReplyMode::On;
+        self.no_touch = false;
         let mut info = self.handle.info();
         info.name.clear();
+        info.no_touch = false;
         info.resp = 2;
         info.readonly = false;
     }
@@ -420,13 +440,14 @@ mod tests {
         assert_eq!(
             keys.join(" "),
             "id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free \
-             argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp"
+             argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp \
+             lib-name lib-ver"
         );
         assert!(line.starts_with(&format!(
             "id={} addr=127.0.0.1:5000 laddr=127.0.0.1:7000 fd=9 name=app ",
             h.id
         )));
-        assert!(line.ends_with(" cmd=NULL user=default redir=-1 resp=2\n"));
+        assert!(line.ends_with(" cmd=NULL user=default redir=-1 resp=2 lib-name= lib-ver=\n"));
     }
 
     #[tokio::test]

@@ -104,7 +104,7 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 
 fn getbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let offset = parse_bit_offset(&args[2], 0, max_bytes(ctx))?;
-    let bit = match lookup_read(ctx.state, &args[1], ctx.now_ms, true) {
+    let bit = match lookup_read(ctx.state, &args[1], ctx.now_ms, !ctx.client.no_touch) {
         None => false,
         Some(entry) => {
             let s = entry.value.as_string()?;
@@ -200,7 +200,7 @@ fn clamp_bit_range(
 
 /// `BITCOUNT key [start end [BYTE|BIT]]`
 fn bitcount(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let Some(entry) = lookup_read(ctx.state, &args[1], ctx.now_ms, true) else {
+    let Some(entry) = lookup_read(ctx.state, &args[1], ctx.now_ms, !ctx.client.no_touch) else {
         ctx.out.integer(0);
         return Ok(());
     };
@@ -241,7 +241,7 @@ fn bitpos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("The bit argument must be 1 or 0."));
     }
     let bit = bit == 1;
-    let Some(entry) = lookup_read(ctx.state, &args[1], ctx.now_ms, true) else {
+    let Some(entry) = lookup_read(ctx.state, &args[1], ctx.now_ms, !ctx.client.no_touch) else {
         // A missing key is an infinite run of zeros.
         ctx.out.integer(if bit { -1 } else { 0 });
         return Ok(());
@@ -352,7 +352,7 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let sources = &args[3..];
     for key in sources {
-        if let Some(entry) = lookup_read(ctx.state, key, now, true) {
+        if let Some(entry) = lookup_read(ctx.state, key, now, !ctx.client.no_touch) {
             entry.value.as_string()?;
         }
     }
@@ -584,7 +584,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], ro_command: bool) -> CmdResul
     }
     let now = ctx.now_ms;
     if read_only {
-        let s = match lookup_read(ctx.state, &args[1], now, true) {
+        let s = match lookup_read(ctx.state, &args[1], now, !ctx.client.no_touch) {
             Some(entry) => Some(entry.value.as_string()?),
             None => None,
         };

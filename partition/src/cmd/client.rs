@@ -1,8 +1,10 @@
 //! CLIENT: connection introspection and control (ID, INFO, LIST, KILL, SETNAME, GETNAME,
-//! REPLY, NO-EVICT, HELP, and the tracking queries GETREDIR / TRACKINGINFO / CACHING).
+//! SETINFO, REPLY, NO-EVICT, NO-TOUCH, HELP, and the tracking queries GETREDIR / TRACKINGINFO /
+//! CACHING).
 //!
-//! Redis 7.0.15 has neither CLIENT SETINFO nor CLIENT NO-TOUCH nor the KILL MAXAGE filter
-//! (they came in 7.2 / 7.4); like it, rcluster answers them as unknown.
+//! Everything follows redis-server 7.0.15 except SETINFO and NO-TOUCH, which 7.0 lacks: they
+//! follow Redis 7.2 (modern clients send SETINFO on connect), and CLIENT LIST gains 7.2's
+//! `lib-name`/`lib-ver` fields and `T` flag with them. The KILL MAXAGE filter (7.4) is absent.
 
 use bytes::Bytes;
 
@@ -62,6 +64,46 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             } else {
                 return Err(CmdError::Syntax);
             }
+            Ok(())
+        }
+        "client|setinfo" => {
+            // Redis 7.2's clientSetinfoCommand.
+            let attr = &args[2];
+            let lib_name = is(attr, "lib-name");
+            if !lib_name && !is(attr, "lib-ver") {
+                return Err(CmdError::err(format_args!(
+                    "Unrecognized option '{}'",
+                    String::from_utf8_lossy(attr)
+                )));
+            }
+            if !args[3].iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+                return Err(CmdError::err(format_args!(
+                    "{} cannot contain spaces, newlines or special characters.",
+                    String::from_utf8_lossy(attr)
+                )));
+            }
+            let value = String::from_utf8_lossy(&args[3]).into_owned();
+            let mut info = ctx.client.handle.info();
+            if lib_name {
+                info.lib_name = value;
+            } else {
+                info.lib_ver = value;
+            }
+            drop(info);
+            ctx.out.ok();
+            Ok(())
+        }
+        "client|no-touch" => {
+            let on = if is(&args[2], "on") {
+                true
+            } else if is(&args[2], "off") {
+                false
+            } else {
+                return Err(CmdError::Syntax);
+            };
+            ctx.client.no_touch = on;
+            ctx.client.handle.info().no_touch = on;
+            ctx.out.ok();
             Ok(())
         }
         "client|no-evict" => {
@@ -256,6 +298,10 @@ const HELP: &[&str] = &[
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are:",
+    "    * LIB-NAME: the client lib name.",
+    "    * LIB-VER: the client lib version.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
     "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
@@ -265,4 +311,6 @@ const HELP: &[&str] = &[
     "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
+    "NO-TOUCH (ON|OFF)",
+    "    Will not touch LRU/LFU stats when this mode is on.",
 ];

@@ -404,7 +404,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let now = ctx.now_ms;
     let state = &mut *ctx.state;
-    let Some(entry) = lookup_read(state, src, now, true) else {
+    let Some(entry) = lookup_read(state, src, now, !ctx.client.no_touch) else {
         ctx.out.integer(0);
         return Ok(());
     };

@@ -70,7 +70,7 @@ fn reply_string(out: &mut ReplyWriter, v: &Value) -> CmdResult {
 
 /// Redis's `getGenericCommand`: replies with the string at `key`, or null when absent.
 fn get_generic(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
-    match lookup_read(ctx.state, key, ctx.now_ms, true) {
+    match lookup_read(ctx.state, key, ctx.now_ms, !ctx.client.no_touch) {
         None => ctx.out.null(),
         Some(entry) => reply_string(ctx.out, &entry.value)?,
     }
@@ -273,7 +273,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let opts = parse_ext_options(args, false)?;
     let key = &args[1];
     let now = ctx.now_ms;
-    let Some(entry) = lookup_read(ctx.state, key, now, true) else {
+    let Some(entry) = lookup_read(ctx.state, key, now, !ctx.client.no_touch) else {
         ctx.out.null();
         return Ok(());
     };
@@ -303,7 +303,7 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn mget(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.out.array(args.len() - 1);
     for key in &args[1..] {
-        match lookup_read(ctx.state, key, ctx.now_ms, true) {
+        match lookup_read(ctx.state, key, ctx.now_ms, !ctx.client.no_touch) {
             Some(entry) if entry.value.is_string() => reply_string(ctx.out, &entry.value)?,
             // MGET answers null for keys of other types rather than failing.
             _ => ctx.out.null(),
@@ -450,7 +450,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn strlen(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let len = match lookup_read(ctx.state, &args[1], ctx.now_ms, true) {
+    let len = match lookup_read(ctx.state, &args[1], ctx.now_ms, !ctx.client.no_touch) {
         Some(entry) => entry.value.string_len()?,
         None => 0,
     };
@@ -483,7 +483,7 @@ pub(crate) fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, us
 fn getrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let start = parse_int(&args[2])?;
     let end = parse_int(&args[3])?;
-    let Some(entry) = lookup_read(ctx.state, &args[1], ctx.now_ms, true) else {
+    let Some(entry) = lookup_read(ctx.state, &args[1], ctx.now_ms, !ctx.client.no_touch) else {
         ctx.out.bulk(b"");
         return Ok(());
     };

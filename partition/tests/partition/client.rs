@@ -2,6 +2,8 @@
 //! REPLY, SETNAME, NO-EVICT) and Redis 7.0.15's error texts.
 use std::collections::HashMap;
 
+use tokio::io::AsyncWriteExt;
+
 use crate::util::*;
 
 /// Parses one CLIENT LIST line into its fields, in order.
@@ -66,7 +68,7 @@ async fn list_has_redis_fields_in_order_and_filters() {
     assert_eq!(
         keys.join(" "),
         "id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free argv-mem \
-         multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp"
+         multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp lib-name lib-ver"
     );
     let bee = lines.iter().map(|l| field_map(l)).find(|f| f["name"] == "bee").expect("b listed");
     assert_eq!(bee["cmd"], "get");
@@ -216,16 +218,57 @@ async fn help_and_unknown_subcommands() {
     let srv = start_server().await;
     let mut con = srv.client().await;
     let help: Vec<String> = cmd(&mut con, &["CLIENT", "HELP"]).await.unwrap();
-    assert_eq!(help.len(), 48);
+    assert_eq!(help.len(), 54);
     assert_eq!(help[0], "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    assert_eq!(help[47], "    Prints this help.");
-    // Redis 7.0.15 has no SETINFO / NO-TOUCH (they came in 7.2).
+    assert_eq!(help[53], "    Prints this help.");
     let mut s = srv.raw().await;
+    must_send(&mut s, &["CLIENT", "FOO"], b"-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n")
+        .await;
+    must_send(&mut s, &["CLIENT", "GETREDIR"], b":-1\r\n").await;
+}
+
+/// CLIENT SETINFO and NO-TOUCH as Redis 7.2 has them (Debian's 7.0.15 predates them).
+#[tokio::test]
+async fn setinfo_and_no_touch() {
+    let srv = start_server_with(&["--maxmemory-policy", "allkeys-lru"]).await;
+    let mut s = srv.raw().await;
+    must_send(&mut s, &["CLIENT", "SETINFO", "LIB-NAME", "redis-py"], b"+OK\r\n").await;
+    must_send(&mut s, &["CLIENT", "SETINFO", "lib-ver", "5.0.1"], b"+OK\r\n").await;
     must_send(
         &mut s,
-        &["CLIENT", "SETINFO", "LIB-NAME", "x"],
-        b"-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n",
+        &["CLIENT", "SETINFO", "LIB-NAME", "a b"],
+        b"-ERR LIB-NAME cannot contain spaces, newlines or special characters.\r\n",
     )
     .await;
-    must_send(&mut s, &["CLIENT", "GETREDIR"], b":-1\r\n").await;
+    must_send(&mut s, &["CLIENT", "SETINFO", "foo", "x"], b"-ERR Unrecognized option 'foo'\r\n")
+        .await;
+    must_send(
+        &mut s,
+        &["CLIENT", "SETINFO", "LIB-NAME"],
+        b"-ERR wrong number of arguments for 'client|setinfo' command\r\n",
+    )
+    .await;
+    must_send(&mut s, &["CLIENT", "NO-TOUCH", "maybe"], b"-ERR syntax error\r\n").await;
+    must_send(&mut s, &["CLIENT", "NO-TOUCH", "on"], b"+OK\r\n").await;
+    s.write_all(&resp(&["CLIENT", "INFO"])).await.unwrap();
+    let info = String::from_utf8(Box::pin(must_read(&mut s, 1)).await).unwrap();
+    assert!(info.contains(" flags=T "), "{info}");
+    assert!(info.contains(" lib-name=redis-py lib-ver=5.0.1"), "{info}");
+
+    // With NO-TOUCH on, reads leave the key's idle time alone; TOUCH still touches.
+    let mut other = srv.raw().await;
+    must_send(&mut other, &["SET", "k", "v"], b"+OK\r\n").await;
+    {
+        let mut state = srv.server.lock();
+        let entry = state.keyspace.get(b"k", partition::time::unix_ms()).unwrap();
+        entry.lru = entry.lru.wrapping_sub(100) & ((1 << 24) - 1);
+    }
+    must_send(&mut s, &["GET", "k"], b"$1\r\nv\r\n").await;
+    s.write_all(&resp(&["OBJECT", "IDLETIME", "k"])).await.unwrap();
+    let idle = String::from_utf8(Box::pin(must_read(&mut s, 1)).await).unwrap();
+    let idle: i64 = idle.trim_start_matches(':').trim_end().parse().unwrap();
+    assert!(idle >= 99, "GET under NO-TOUCH touched the key (idle {idle})");
+    must_send(&mut s, &["CLIENT", "NO-TOUCH", "off"], b"+OK\r\n").await;
+    must_send(&mut s, &["GET", "k"], b"$1\r\nv\r\n").await;
+    must_send(&mut s, &["OBJECT", "IDLETIME", "k"], b":0\r\n").await;
 }

@@ -312,7 +312,9 @@ mod live {
             for spec in specs {
                 // Redis lists subcommands in its hash table's (random) order: compare them one
                 // by one instead of inside their container.
-                if !spec.subcommands.is_empty() {
+                // Containers are compared one subcommand at a time; the Redis 7.2 subcommands
+                // the generator supplements are unknown to the 7.0.15 reference.
+                if !spec.subcommands.is_empty() || spec.docs.since == Some("7.2.0") {
                     continue;
                 }
                 let mut w = ReplyWriter::new(resp3);

@@ -113,8 +113,10 @@ pub fn compute(a: &[u8], b: &[u8], want_walk: bool, min_match: u64) -> Lcs {
 pub fn lcs(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     // Both keys are looked up (and counted as reads) before anything else is checked.
-    let a_is_string = lookup_read(ctx.state, &args[1], now, true).map(|e| e.value.is_string());
-    let b_is_string = lookup_read(ctx.state, &args[2], now, true).map(|e| e.value.is_string());
+    let a_is_string =
+        lookup_read(ctx.state, &args[1], now, !ctx.client.no_touch).map(|e| e.value.is_string());
+    let b_is_string =
+        lookup_read(ctx.state, &args[2], now, !ctx.client.no_touch).map(|e| e.value.is_string());
     if a_is_string == Some(false) || b_is_string == Some(false) {
         return Err(CmdError::err("The specified keys must contain string values"));
     }
