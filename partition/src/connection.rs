@@ -59,6 +59,7 @@ pub async fn handle(server: Arc<Server>, mut socket: TcpStream, addr: SocketAddr
         rbuf: BytesMut::new(),
         out: ReplyWriter::default(),
         out_peak: 0,
+        last_cmd: "NULL",
         batch: Vec::new(),
         batch_was_cut: false,
         timeout: 0,
@@ -79,6 +80,8 @@ struct Connection<'a> {
     out: ReplyWriter,
     /// The largest reply batch so far (CLIENT LIST `rbp=`).
     out_peak: usize,
+    /// Full name of the last command run, published after each batch (CLIENT LIST `cmd=`).
+    last_cmd: &'static str,
     batch: Vec<Vec<Bytes>>,
     /// The last parse stopped with complete commands possibly left in the buffer.
     batch_was_cut: bool,
@@ -127,7 +130,6 @@ impl Connection<'_> {
 
     /// Runs the parsed commands under one acquisition of the command lock.
     fn run_batch(&mut self, client: &mut Client) {
-        let mut last = ("NULL", 0);
         {
             let mut state = self.server.lock();
             // One wall-clock read per batch: commands of a pipeline see the same time, as
@@ -148,17 +150,13 @@ impl Connection<'_> {
                 };
                 let done = cmd::dispatch(&mut ctx, &args, started);
                 started = done.finished;
-                last = (done.name, args.iter().map(Bytes::len).sum());
+                self.last_cmd = done.name;
                 if client.close_after_reply || client.close_now {
                     break;
                 }
             }
         }
         self.batch.clear();
-        let mut info = client.handle.info();
-        info.last_cmd = last.0;
-        info.argv_mem = last.1;
-        drop(info);
         client.handle.touch();
     }
 
@@ -171,7 +169,9 @@ impl Connection<'_> {
         if self.rbuf.is_empty() && self.rbuf.capacity() > KEEP_BUFFER {
             self.rbuf = BytesMut::new();
         }
+        // One lock per batch publishes everything CLIENT LIST shows of this connection.
         let mut info = client.handle.info();
+        info.last_cmd = self.last_cmd;
         info.qbuf = self.rbuf.len();
         info.qbuf_free = self.rbuf.capacity() - self.rbuf.len();
         info.argv_mem = 0;

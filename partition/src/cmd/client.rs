@@ -15,6 +15,17 @@ use crate::error::{CmdError, CmdResult};
 
 pub const COMMANDS: &[(&str, Handler)] = &[("client", client)];
 
+/// The ON|OFF argument of NO-EVICT and NO-TOUCH (anything else is a syntax error, as in Redis).
+fn on_off(arg: &[u8]) -> Result<bool, CmdError> {
+    if is(arg, "on") {
+        Ok(true)
+    } else if is(arg, "off") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
 fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let spec = super::lookup(b"client").expect("registered").spec;
     let sub = subcommand(spec, args)?;
@@ -94,26 +105,14 @@ fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             Ok(())
         }
         "client|no-touch" => {
-            let on = if is(&args[2], "on") {
-                true
-            } else if is(&args[2], "off") {
-                false
-            } else {
-                return Err(CmdError::Syntax);
-            };
+            let on = on_off(&args[2])?;
             ctx.client.no_touch = on;
             ctx.client.handle.info().no_touch = on;
             ctx.out.ok();
             Ok(())
         }
         "client|no-evict" => {
-            let on = if is(&args[2], "on") {
-                true
-            } else if is(&args[2], "off") {
-                false
-            } else {
-                return Err(CmdError::Syntax);
-            };
+            let on = on_off(&args[2])?;
             ctx.client.handle.info().no_evict = on;
             ctx.out.ok();
             Ok(())

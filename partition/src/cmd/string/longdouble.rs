@@ -275,21 +275,7 @@ fn parse_decimal(s: &[u8]) -> Option<Kind> {
         if s[i] | 0x20 != b'e' {
             return None;
         }
-        let rest = &s[i + 1..];
-        let (eneg, edigits) = match rest.first() {
-            Some(b'-') => (true, &rest[1..]),
-            Some(b'+') => (false, &rest[1..]),
-            _ => (false, rest),
-        };
-        if edigits.is_empty() || !edigits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let mut e: i64 = 0;
-        for &c in edigits {
-            // Saturate: anything this large overflows or underflows anyway.
-            e = (e * 10 + (c - b'0') as i64).min(1 << 40);
-        }
-        exp10 += if eneg { -e } else { e };
+        exp10 += parse_exponent(&s[i + 1..])?;
     }
     if digits.is_empty() {
         return Some(Kind::Zero);
@@ -368,20 +354,7 @@ fn parse_hex(s: &[u8]) -> Option<Kind> {
         if s[i] | 0x20 != b'p' {
             return None;
         }
-        let rest = &s[i + 1..];
-        let (eneg, edigits) = match rest.first() {
-            Some(b'-') => (true, &rest[1..]),
-            Some(b'+') => (false, &rest[1..]),
-            _ => (false, rest),
-        };
-        if edigits.is_empty() || !edigits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let mut e: i64 = 0;
-        for &c in edigits {
-            e = (e * 10 + (c - b'0') as i64).min(1 << 40);
-        }
-        exp2 += if eneg { -e } else { e };
+        exp2 += parse_exponent(&s[i + 1..])?;
     }
     if big.bitlen() == 0 {
         return Some(Kind::Zero);
@@ -604,6 +577,24 @@ impl Big {
         }
         s
     }
+}
+
+/// The signed decimal exponent after `e`/`p` (the whole rest of the input), saturated: anything
+/// this large overflows or underflows anyway.
+fn parse_exponent(rest: &[u8]) -> Option<i64> {
+    let (negative, digits) = match rest.first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut e: i64 = 0;
+    for &c in digits {
+        e = (e * 10 + (c - b'0') as i64).min(1 << 40);
+    }
+    Some(if negative { -e } else { e })
 }
 
 #[cfg(test)]
