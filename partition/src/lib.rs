@@ -10,7 +10,8 @@
 //! - [`cmd`]: command dispatch and one module per command family.
 //! - [`state`]: everything commands touch, behind the one command lock.
 //! - [`keyspace`]: keys by hash slot, expiry index, SCAN cursor; built on [`dict`], a hash table
-//!   with a resize-safe scan cursor. [`value`]: the stored values.
+//!   with a resize-safe scan cursor. [`value`]: the stored values; [`types`]: the aggregate
+//!   types (hash, list, set, sorted set) and their compact and large encodings.
 //! - [`expire`]: the active expiry cycle. [`time`]: clocks.
 //! - [`config`]: server parameters (command line, config file, CONFIG SET).
 //! - [`error`]: start-up errors and command error replies.
@@ -24,9 +25,11 @@ pub mod error;
 pub mod expire;
 pub mod glob;
 pub mod keyspace;
+pub mod notify;
 pub mod server;
 pub mod state;
 pub mod time;
+pub mod types;
 pub mod value;
 
 pub use config::Config;

@@ -5,7 +5,7 @@
 //! the lock on every core. Serial execution is what makes MULTI/EXEC atomic and what will give
 //! replication one total order of writes.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
@@ -91,6 +91,13 @@ pub struct State {
     memory_estimate: Option<(std::time::Instant, usize)>,
     /// The highest `used_memory` seen (INFO `used_memory_peak`).
     pub peak_memory: usize,
+    /// `notify-keyspace-events` as [`crate::notify`] flags, mirrored from the config so that
+    /// a write checks one integer.
+    pub notify_flags: u16,
+    /// Watched keys → the clients watching them (WATCH).
+    pub watched: HashMap<Vec<u8>, Vec<u64>, ahash::RandomState>,
+    /// Clients whose watched keys were modified: their EXEC fails.
+    pub watch_touched: HashSet<u64, ahash::RandomState>,
 }
 
 impl State {
@@ -104,6 +111,9 @@ impl State {
             lastsave: crate::time::unix_ms() / 1000,
             memory_estimate: None,
             peak_memory: 0,
+            notify_flags: 0,
+            watched: HashMap::default(),
+            watch_touched: HashSet::default(),
         }
     }
 
@@ -150,6 +160,23 @@ impl State {
         // The expiry index: one entry (key copy + deadline + node) per volatile key.
         bytes += self.keyspace.volatile_len() * 48;
         bytes
+    }
+
+    /// See [`crate::cmd::Ctx::signal_modified`].
+    pub fn signal_modified(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(clients) = self.watched.get(key) {
+                self.watch_touched.extend(clients.iter().copied());
+            }
+        }
+    }
+
+    /// See [`crate::cmd::Ctx::notify`].
+    pub fn notify(&mut self, class: u16, event: &str, key: &[u8]) {
+        if !crate::notify::enabled(self.notify_flags, class) {
+            return;
+        }
+        let _ = (event, key);
     }
 
     /// A random number, for sampling.

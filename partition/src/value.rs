@@ -3,12 +3,14 @@
 //! clients and tests look at them.
 //!
 //! Commands of the string family reach a value's bytes only through [`Value::as_string`] and
-//! [`Value::string_mut`], which fail with WRONGTYPE for every other type: when the other data
-//! types become variants here, the string commands need no change.
+//! [`Value::string_mut`], which fail with WRONGTYPE for every other type. The aggregate types
+//! are boxed so that a value stays 32 bytes whatever its type; their families reach them through
+//! `as_hash`/`as_hash_mut` and the like, which fail with WRONGTYPE in the same way.
 
 use std::ops::Deref;
 
 use crate::error::CmdError;
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 
 /// Strings up to this length created by SET report the `embstr` encoding, as in Redis.
 pub const EMBSTR_MAX: usize = 44;
@@ -28,7 +30,36 @@ pub enum Value {
     /// Any other string. `raw` is true once modified in place (APPEND, SETRANGE, SETBIT …) or
     /// built by a command that makes a raw object (BITOP, SETRANGE on a new key), which Redis
     /// reports as the `raw` encoding even for short strings.
-    Str { data: StrBuf, raw: bool },
+    Str {
+        data: StrBuf,
+        raw: bool,
+    },
+    Hash(Box<Hash>),
+    List(Box<List>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
+}
+
+/// Generates the typed accessors of one aggregate variant: shared and mutable borrows that
+/// fail with WRONGTYPE for any other type.
+macro_rules! aggregate_accessors {
+    ($variant:ident, $ty:ty, $get:ident, $get_mut:ident) => {
+        #[doc = concat!("The value as a `", stringify!($ty), "`; WRONGTYPE for any other type.")]
+        pub fn $get(&self) -> Result<&$ty, CmdError> {
+            match self {
+                Value::$variant(v) => Ok(v),
+                _ => Err(CmdError::WrongType),
+            }
+        }
+
+        #[doc = concat!("The value as a mutable `", stringify!($ty), "`; WRONGTYPE otherwise.")]
+        pub fn $get_mut(&mut self) -> Result<&mut $ty, CmdError> {
+            match self {
+                Value::$variant(v) => Ok(v),
+                _ => Err(CmdError::WrongType),
+            }
+        }
+    };
 }
 
 /// The bytes of a string value: borrowed from the value, or the decimal text of an `int`
@@ -87,10 +118,10 @@ impl Value {
 
     /// The bytes of a string value; WRONGTYPE for any other type.
     pub fn as_string(&self) -> Result<StrRef<'_>, CmdError> {
-        // Every non-string variant added later must answer `Err(CmdError::WrongType)` here.
         match self {
             Value::Int(i) => Ok(StrRef::int(*i)),
             Value::Str { data, .. } => Ok(StrRef::Bytes(data)),
+            _ => Err(CmdError::WrongType),
         }
     }
 
@@ -104,6 +135,7 @@ impl Value {
         match self {
             Value::Int(i) => Ok(int_len(*i)),
             Value::Str { data, .. } => Ok(data.len()),
+            _ => Err(CmdError::WrongType),
         }
     }
 
@@ -111,6 +143,9 @@ impl Value {
     /// `dbUnshareStringValue`: an `int` becomes its text, and the value reports `raw` from now
     /// on. WRONGTYPE for any other type.
     pub fn string_mut(&mut self) -> Result<&mut StrBuf, CmdError> {
+        if !self.is_string() {
+            return Err(CmdError::WrongType);
+        }
         if let Value::Int(i) = *self {
             *self = Value::raw_string(StrRef::int(i).to_vec());
         }
@@ -119,7 +154,7 @@ impl Value {
                 *raw = true;
                 Ok(data)
             }
-            Value::Int(_) => unreachable!("converted above"),
+            _ => unreachable!("converted above"),
         }
     }
 
@@ -127,6 +162,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str { .. } => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -141,6 +180,10 @@ impl Value {
                     "raw"
                 }
             }
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -150,8 +193,29 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str { data, .. } if data.spilled() => data.capacity(),
             Value::Str { .. } => 0,
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_bytes(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_bytes(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_bytes(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_bytes(),
         }
     }
+
+    /// True for an aggregate with no elements left: such a key must be deleted (Redis never
+    /// keeps an empty hash, list, set or sorted set).
+    pub fn is_empty_aggregate(&self) -> bool {
+        match self {
+            Value::Int(_) | Value::Str { .. } => false,
+            Value::Hash(h) => h.is_empty(),
+            Value::List(l) => l.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+
+    aggregate_accessors!(Hash, Hash, as_hash, as_hash_mut);
+    aggregate_accessors!(List, List, as_list, as_list_mut);
+    aggregate_accessors!(Set, Set, as_set, as_set_mut);
+    aggregate_accessors!(ZSet, ZSet, as_zset, as_zset_mut);
 }
 
 /// Number of characters in the decimal text of `i`.

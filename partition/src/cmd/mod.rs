@@ -13,9 +13,14 @@ pub mod cluster;
 pub mod command;
 pub mod connection;
 pub mod expire;
+pub mod hash;
+pub mod hll;
 pub mod keyspace;
+pub mod list;
 pub mod server;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -43,6 +48,40 @@ pub struct Ctx<'a> {
 
 pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
 
+/// The three things every write does besides changing data, as in Redis: count the change
+/// (`dirty`: persistence and replication use it), signal the modified key (WATCH, blocked
+/// clients), and publish the keyspace event.
+impl Ctx<'_> {
+    /// Redis's `signalModifiedKey`: a write changed `key`. Invalidates WATCHes on it and, when
+    /// clients are blocked on it, marks it ready so they are served after this command.
+    pub fn signal_modified(&mut self, key: &[u8]) {
+        self.state.signal_modified(key);
+    }
+
+    /// Redis's `notifyKeyspaceEvent`: publishes `event` about `key` when `class` (a
+    /// [`crate::notify`] flag) is enabled by `notify-keyspace-events`.
+    pub fn notify(&mut self, class: u16, event: &str, key: &[u8]) {
+        self.state.notify(class, event, key);
+    }
+
+    /// Records `n` changes (Redis's `server.dirty += n`).
+    pub fn dirty(&mut self, n: u64) {
+        self.state.dirty += n;
+    }
+
+    /// Deletes `key` when its aggregate value has become empty (Redis never keeps an empty
+    /// hash, list, set or sorted set) and publishes the generic `del` event. True if deleted.
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
+        let empty =
+            self.state.keyspace.get_unchecked(key).is_some_and(|e| e.value.is_empty_aggregate());
+        if empty {
+            self.state.keyspace.remove(key);
+            self.notify(crate::notify::GENERIC, "del", key);
+        }
+        empty
+    }
+}
+
 /// A registered command: its table entry and its handler.
 pub struct Command {
     pub spec: &'static CommandSpec,
@@ -62,9 +101,14 @@ fn registry() -> &'static Registry {
             command::COMMANDS,
             connection::COMMANDS,
             expire::COMMANDS,
+            hash::COMMANDS,
+            hll::COMMANDS,
             keyspace::COMMANDS,
+            list::COMMANDS,
             server::COMMANDS,
+            set::COMMANDS,
             string::COMMANDS,
+            zset::COMMANDS,
         ];
         let mut map = Registry::default();
         for family in families {
