@@ -376,6 +376,11 @@ pub struct Client {
     /// CLIENT NO-TOUCH ON: reads by this client leave keys' LRU/LFU as they were (TOUCH
     /// still touches). Kept here, not only in [`ClientInfo`], because every read consults it.
     pub no_touch: bool,
+    /// Set by a blocking command that found nothing to pop: the connection parks the client
+    /// on these keys (see [`crate::blocking`]).
+    pub block: Option<crate::blocking::BlockRequest>,
+    /// True while EXEC runs the queued commands: blocking commands then time out at once.
+    pub in_exec: bool,
 }
 
 impl Client {
@@ -387,6 +392,8 @@ impl Client {
             no_touch: false,
             close_now: false,
             reply_mode: ReplyMode::On,
+            block: None,
+            in_exec: false,
         }
     }
 

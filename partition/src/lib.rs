@@ -16,6 +16,7 @@
 //! - [`config`]: server parameters (command line, config file, CONFIG SET).
 //! - [`error`]: start-up errors and command error replies.
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;

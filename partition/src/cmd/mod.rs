@@ -69,6 +69,27 @@ impl Ctx<'_> {
         self.state.dirty += n;
     }
 
+    /// Parks the client on `keys` until one is signalled or `deadline_ms` passes (see
+    /// [`crate::blocking`]); a blocking handler calls this instead of replying when it finds
+    /// nothing. Inside EXEC the client cannot wait, so the timeout reply is written at once.
+    pub fn block(
+        &mut self,
+        keys: &[Bytes],
+        deadline_ms: Option<u64>,
+        on_timeout: crate::blocking::TimeoutReply,
+    ) -> CmdResult {
+        if self.client.in_exec {
+            match on_timeout {
+                crate::blocking::TimeoutReply::Null => self.out.null(),
+                crate::blocking::TimeoutReply::NullArray => self.out.null_array(),
+            }
+            return Ok(());
+        }
+        self.client.block =
+            Some(crate::blocking::BlockRequest { keys: keys.to_vec(), deadline_ms, on_timeout });
+        Ok(())
+    }
+
     /// Deletes `key` when its aggregate value has become empty (Redis never keeps an empty
     /// hash, list, set or sorted set) and publishes the generic `del` event. True if deleted.
     pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
