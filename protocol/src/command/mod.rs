@@ -16,7 +16,7 @@ mod table;
 
 pub use keys::{KeyError, KeyRef};
 pub use reply::{write_docs, write_info, write_key_flags};
-pub use table::TABLE;
+pub use table::{REDIS_7_2_FORMS, TABLE};
 
 /// Command flags, as COMMAND INFO names them. `MAY_REPLICATE` is one Redis hides from COMMAND,
 /// so the generated table never sets it.
