@@ -140,8 +140,111 @@ pub struct ClientHandle {
     /// Milliseconds since `created` of the last command (CLIENT LIST's `idle=`).
     pub last_interaction_ms: AtomicU64,
     pub info: Mutex<ClientInfo>,
+    /// Output produced for this client by other connections (Pub/Sub messages, the reply to
+    /// a blocking command served by someone else's write).
+    pub outbox: Outbox,
     killed: AtomicBool,
     kill_signal: Notify,
+}
+
+/// Output buffer limits of one client class (`client-output-buffer-limit`): past `hard` bytes
+/// the client is disconnected at once, past `soft` bytes for `soft_secs` seconds too. Zero
+/// disables a limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BufferLimit {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_secs: u64,
+}
+
+impl BufferLimit {
+    /// The limits of `class` (`normal`, `replica`, `pubsub`) in a `client-output-buffer-limit`
+    /// value as the config prints it (`normal 0 0 0 slave 268435456 67108864 60 pubsub …`).
+    pub fn parse(value: &str, class: &str) -> BufferLimit {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        let class = if class == "replica" { "slave" } else { class };
+        words
+            .chunks(4)
+            .find(|c| c.len() == 4 && c[0] == class)
+            .map(|c| BufferLimit {
+                hard: c[1].parse().unwrap_or(0),
+                soft: c[2].parse().unwrap_or(0),
+                soft_secs: c[3].parse().unwrap_or(0),
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Bytes other connections queued for a client, bounded by its output buffer limit. The
+/// client's connection drains it into its socket; a client that does not read is
+/// disconnected at the limit instead of growing the server's memory without bound.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    inner: Mutex<OutboxInner>,
+    ready: Notify,
+}
+
+#[derive(Debug, Default)]
+struct OutboxInner {
+    buf: bytes::BytesMut,
+    /// Since when the soft limit has been exceeded without a break.
+    over_soft_since: Option<Instant>,
+}
+
+impl Outbox {
+    fn lock(&self) -> MutexGuard<'_, OutboxInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `bytes`. Returns false, queuing nothing, when that would break `limit`: the
+    /// caller then disconnects the client, as Redis's `closeClientOnOutputBufferLimitReached`.
+    /// `pending` is what the client's connection still holds unsent beyond the outbox.
+    pub fn push(&self, bytes: &[u8], limit: BufferLimit, pending: usize) -> bool {
+        let mut inner = self.lock();
+        let total = inner.buf.len() + bytes.len() + pending;
+        if limit.hard > 0 && total > limit.hard {
+            return false;
+        }
+        if limit.soft > 0 && total > limit.soft {
+            let since = *inner.over_soft_since.get_or_insert_with(Instant::now);
+            if since.elapsed().as_secs() >= limit.soft_secs {
+                return false;
+            }
+        } else {
+            inner.over_soft_since = None;
+        }
+        let was_empty = inner.buf.is_empty();
+        inner.buf.extend_from_slice(bytes);
+        drop(inner);
+        if was_empty {
+            self.ready.notify_one();
+        }
+        true
+    }
+
+    /// Takes everything queued.
+    pub fn take(&self) -> bytes::BytesMut {
+        let mut inner = self.lock();
+        let taken = inner.buf.split();
+        if inner.buf.capacity() > 64 * 1024 {
+            inner.buf = bytes::BytesMut::new();
+        }
+        taken
+    }
+
+    /// Bytes queued.
+    pub fn len(&self) -> usize {
+        self.lock().buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Completes when something was queued since the last [`Outbox::take`] (or is queued).
+    pub async fn ready(&self) {
+        self.ready.notified().await
+    }
 }
 
 /// The approximate fixed memory of a connection beyond its buffers (task, parser, handle),
@@ -303,6 +406,7 @@ impl ClientRegistry {
             created: Instant::now(),
             last_interaction_ms: AtomicU64::new(0),
             info: Mutex::new(ClientInfo::default()),
+            outbox: Outbox::default(),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });
@@ -381,6 +485,35 @@ pub struct Client {
     pub block: Option<crate::blocking::BlockRequest>,
     /// True while EXEC runs the queued commands: blocking commands then time out at once.
     pub in_exec: bool,
+    /// The open transaction (MULTI … EXEC).
+    pub multi: Option<Multi>,
+    /// Keys this client WATCHes.
+    pub watching: Vec<Vec<u8>>,
+    /// Pub/Sub subscriptions.
+    pub subscriptions: Subscriptions,
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queue: Vec<Vec<bytes::Bytes>>,
+    /// A command was refused while queuing: EXEC will answer EXECABORT.
+    pub failed: bool,
+}
+
+/// One client's channels, patterns and shard channels.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    pub channels: std::collections::HashSet<bytes::Bytes, ahash::RandomState>,
+    pub patterns: std::collections::HashSet<bytes::Bytes, ahash::RandomState>,
+    pub shard: std::collections::HashSet<bytes::Bytes, ahash::RandomState>,
+}
+
+impl Subscriptions {
+    /// True in Pub/Sub mode (any subscription at all).
+    pub fn active(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard.is_empty()
+    }
 }
 
 impl Client {
@@ -394,6 +527,9 @@ impl Client {
             reply_mode: ReplyMode::On,
             block: None,
             in_exec: false,
+            multi: None,
+            watching: Vec::new(),
+            subscriptions: Subscriptions::default(),
         }
     }
 

@@ -16,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tracing::debug;
 
+use crate::blocking::{self, BlockedClient};
 use crate::client::Client;
 use crate::cmd::{self, Ctx};
 use crate::server::Server;
@@ -63,11 +64,20 @@ pub async fn handle(server: Arc<Server>, mut socket: TcpStream, addr: SocketAddr
         batch: Vec::new(),
         batch_was_cut: false,
         timeout: 0,
+        blocked: false,
+        block_deadline: None,
     };
     conn.load_config();
     let result = conn.serve(&mut socket, &mut client).await;
     if let Err(e) = result {
         debug!(peer = %addr, cause = %e, "client connection error");
+    }
+    if client.multi.is_some()
+        || !client.watching.is_empty()
+        || client.subscriptions.active()
+        || conn.blocked
+    {
+        cmd::release_client(&mut server.lock(), &mut client);
     }
     server.clients.unregister(handle.id);
     debug!(peer = %addr, id = handle.id, "client disconnected");
@@ -87,6 +97,11 @@ struct Connection<'a> {
     batch_was_cut: bool,
     /// Idle timeout in seconds, 0 = none (re-read on every configuration change).
     timeout: u64,
+    /// Parked by a blocking command: the rest of the batch waits until it is served or times
+    /// out (see [`crate::blocking`]).
+    blocked: bool,
+    /// When the blocking command times out (Unix ms), `None` for never.
+    block_deadline: Option<u64>,
 }
 
 /// Most commands run under one acquisition of the command lock: bounds how long one pipelining
@@ -128,10 +143,16 @@ impl Connection<'_> {
         }
     }
 
-    /// Runs the parsed commands under one acquisition of the command lock.
+    /// Runs the parsed commands under one acquisition of the command lock. Stops early when a
+    /// command blocks; the commands after it stay in `batch`.
     fn run_batch(&mut self, client: &mut Client) {
+        let mut ran = 0;
         {
             let mut state = self.server.lock();
+            // Messages published to this client before this batch go out before its replies.
+            if !client.handle.outbox.is_empty() {
+                self.out.buffer_mut().extend_from_slice(&client.handle.outbox.take());
+            }
             // One wall-clock read per batch: commands of a pipeline see the same time, as
             // commands of one event-loop iteration do in Redis.
             let now_ms = crate::time::unix_ms();
@@ -140,7 +161,8 @@ impl Connection<'_> {
                 state.keyspace.prefetch(self.batch.iter().filter_map(|a| a.get(1)).map(|k| &k[..]));
             }
             let mut started = Instant::now();
-            for args in self.batch.drain(..) {
+            for args in &self.batch {
+                ran += 1;
                 let mut ctx = Ctx {
                     server: self.server,
                     state: &mut state,
@@ -148,16 +170,70 @@ impl Connection<'_> {
                     out: &mut self.out,
                     now_ms,
                 };
-                let done = cmd::dispatch(&mut ctx, &args, started);
+                let done = cmd::dispatch(&mut ctx, args, started);
                 started = done.finished;
                 self.last_cmd = done.name;
-                if client.close_after_reply || client.close_now {
+                if let Some(request) = client.block.take() {
+                    self.block_deadline = request.deadline_ms;
+                    self.blocked = true;
+                    state.blocked.park(BlockedClient {
+                        handle: client.handle.clone(),
+                        args: args.clone(),
+                        request,
+                    });
+                }
+                if state.blocked.has_ready() {
+                    blocking::serve_ready(self.server, &mut state, now_ms);
+                }
+                if self.blocked || client.close_after_reply || client.close_now {
                     break;
                 }
             }
         }
-        self.batch.clear();
+        if self.blocked {
+            self.batch.drain(..ran);
+        } else {
+            self.batch.clear();
+        }
         client.handle.touch();
+    }
+
+    /// The wait of a blocked client ended (`timed_out`: its deadline passed; otherwise its
+    /// outbox was signalled). Served clients find their reply in the outbox; a client whose
+    /// deadline passed first gets the timeout reply.
+    fn end_block(&mut self, client: &Client, timed_out: bool) {
+        let mut state = self.server.lock();
+        let id = client.id();
+        if state.blocked.contains(id) {
+            if !timed_out {
+                // Something else arrived (a Pub/Sub message in RESP3): still waiting.
+                self.out.buffer_mut().extend_from_slice(&client.handle.outbox.take());
+                return;
+            }
+            if let Some(parked) = state.blocked.unpark(id) {
+                self.out.buffer_mut().extend_from_slice(&client.handle.outbox.take());
+                blocking::write_timeout_reply(&mut self.out, parked.request.on_timeout);
+            }
+        } else {
+            self.out.buffer_mut().extend_from_slice(&client.handle.outbox.take());
+        }
+        self.blocked = false;
+        self.block_deadline = None;
+    }
+
+    /// Writes the pending replies.
+    async fn flush(&mut self, socket: &mut TcpStream, client: &Client) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        self.out_peak = self.out_peak.max(self.out.len());
+        client.handle.info().omem = self.out.len();
+        socket.write_all(self.out.buffer()).await?;
+        let net = &self.server.net;
+        net.net_output_bytes.fetch_add(self.out.len() as u64, Ordering::Relaxed);
+        net.writes_processed.fetch_add(1, Ordering::Relaxed);
+        self.out.clear();
+        Ok(())
     }
 
     /// Publishes buffer sizes for CLIENT LIST and releases buffers that grew large.
@@ -185,7 +261,7 @@ impl Connection<'_> {
         let mut config_changes = self.server.config_changes();
         loop {
             // Parse and run everything already received, then flush the replies.
-            loop {
+            while !self.blocked {
                 let protocol_error = self.parse_batch(client);
                 if !self.batch.is_empty() {
                     self.run_batch(client);
@@ -198,21 +274,13 @@ impl Connection<'_> {
                     self.server.lock().stats.record_error(b"ERR");
                     client.close_after_reply = true;
                 }
-                if !self.out.is_empty() {
-                    self.out_peak = self.out_peak.max(self.out.len());
-                    client.handle.info().omem = self.out.len();
-                    socket.write_all(self.out.buffer()).await?;
-                    let net = &self.server.net;
-                    net.net_output_bytes.fetch_add(self.out.len() as u64, Ordering::Relaxed);
-                    net.writes_processed.fetch_add(1, Ordering::Relaxed);
-                    self.out.clear();
-                }
+                self.flush(socket, client).await?;
                 self.after_batch(client);
                 if client.close_after_reply {
                     return Ok(());
                 }
                 // A batch stops early after AUTH/HELLO; go on if complete commands remain.
-                if !self.batch_was_cut {
+                if !self.batch_was_cut || self.blocked {
                     break;
                 }
             }
@@ -226,7 +294,30 @@ impl Connection<'_> {
                 let left = limit.checked_sub(idle_for).filter(|d| !d.is_zero()).unwrap_or(limit);
                 tokio::time::sleep(left).await
             };
+            let block_timeout = async {
+                match self.block_deadline {
+                    Some(at) if self.blocked => {
+                        let left = at.saturating_sub(crate::time::unix_ms());
+                        tokio::time::sleep(Duration::from_millis(left)).await
+                    }
+                    _ => std::future::pending::<()>().await,
+                }
+            };
+            // Output queued by others is written after the select (its guards are not `Send`).
+            let mut flush = false;
             tokio::select! {
+                _ = client.handle.outbox.ready() => {
+                    if self.blocked {
+                        self.end_block(client, false);
+                    } else {
+                        self.out.buffer_mut().extend_from_slice(&client.handle.outbox.take());
+                    }
+                    flush = true;
+                }
+                _ = block_timeout => {
+                    self.end_block(client, true);
+                    flush = true;
+                }
                 ready = socket.readable() => {
                     ready?;
                     if let Some(need) = self.parser.needed(&self.rbuf) {
@@ -265,6 +356,9 @@ impl Connection<'_> {
                         return Ok(());
                     }
                 }
+            }
+            if flush {
+                self.flush(socket, client).await?;
             }
         }
     }

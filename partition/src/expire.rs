@@ -28,9 +28,7 @@ pub async fn active_expiry(server: Arc<Server>) {
         if enabled {
             run_cycle(&server, period / 4);
         } else {
-            let mut state = server.lock();
-            let lazily = state.keyspace.take_expired();
-            state.stats.expired_keys += lazily;
+            server.lock().fold_expired();
         }
     }
 }
@@ -42,8 +40,7 @@ pub fn run_cycle(server: &Server, budget: Duration) -> usize {
     loop {
         // Take the lock per sample round so clients interleave with a long cycle.
         let mut state = server.lock();
-        let lazily = state.keyspace.take_expired();
-        state.stats.expired_keys += lazily;
+        state.fold_expired();
         let now = crate::time::unix_ms();
         let mut expired_in_round = 0;
         let mut sampled = 0;
@@ -59,6 +56,7 @@ pub fn run_cycle(server: &Server, budget: Duration) -> usize {
             if at < now {
                 state.keyspace.remove(&key);
                 state.stats.expired_keys += 1;
+                state.key_expired(&key);
                 expired_in_round += 1;
             }
         }

@@ -119,6 +119,11 @@ pub struct Keyspace {
     len: usize,
     /// Keys deleted by lazy expiry since the last [`Keyspace::take_expired`].
     expired: u64,
+    /// The names of those keys, kept only while someone needs them (`expired` keyspace
+    /// events, WATCH): see [`Keyspace::log_expired`].
+    expired_log: Vec<Vec<u8>>,
+    /// Whether lazy expiry records the names of the keys it deletes.
+    pub log_expired: bool,
 }
 
 impl Default for Keyspace {
@@ -128,6 +133,8 @@ impl Default for Keyspace {
             expires: Dict::new(),
             len: 0,
             expired: 0,
+            expired_log: Vec::new(),
+            log_expired: false,
         }
     }
 }
@@ -189,6 +196,9 @@ impl Keyspace {
         if self.is_expired(key, now_ms) {
             self.remove(key);
             self.expired += 1;
+            if self.log_expired {
+                self.expired_log.push(key.to_vec());
+            }
             true
         } else {
             false
@@ -199,6 +209,12 @@ impl Keyspace {
     /// owner of the stats folds it into `expired_keys`.
     pub fn take_expired(&mut self) -> u64 {
         std::mem::take(&mut self.expired)
+    }
+
+    /// The names of the keys lazy expiry deleted since the last call (only while
+    /// [`Keyspace::log_expired`] is on).
+    pub fn take_expired_log(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.expired_log)
     }
 
     /// The live entry for `key` (expired keys are deleted on the way: lazy expiry).
@@ -300,8 +316,12 @@ impl Keyspace {
     /// The lazy-expiry count stays with `self`.
     pub fn take(&mut self) -> Keyspace {
         let expired = self.take_expired();
+        let log = self.take_expired_log();
+        let log_expired = self.log_expired;
         let old = std::mem::take(self);
         self.expired = expired;
+        self.expired_log = log;
+        self.log_expired = log_expired;
         old
     }
 

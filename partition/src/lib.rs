@@ -27,6 +27,7 @@ pub mod expire;
 pub mod glob;
 pub mod keyspace;
 pub mod notify;
+pub mod pubsub;
 pub mod server;
 pub mod state;
 pub mod time;

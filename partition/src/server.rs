@@ -113,7 +113,11 @@ impl Server {
         let (config_version, _) = watch::channel(0);
         let slowlog_threshold = AtomicI64::new(config.slowlog_log_slower_than);
         Arc::new(Server {
-            state: Mutex::new(State::new()),
+            state: Mutex::new({
+                let mut state = State::new();
+                state.configure(&config);
+                state
+            }),
             config: RwLock::new(config),
             config_version,
             clients: ClientRegistry::default(),

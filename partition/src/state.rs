@@ -10,7 +10,11 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 
+use crate::blocking::Blocked;
+use crate::client::BufferLimit;
+use crate::config::Config;
 use crate::keyspace::Keyspace;
+use crate::pubsub::PubSub;
 
 /// Counters that INFO stats / commandstats / errorstats report (CONFIG RESETSTAT zeroes them).
 #[derive(Debug, Default, Clone)]
@@ -95,9 +99,22 @@ pub struct State {
     /// a write checks one integer.
     pub notify_flags: u16,
     /// Watched keys → the clients watching them (WATCH).
-    pub watched: HashMap<Vec<u8>, Vec<u64>, ahash::RandomState>,
+    pub watched: HashMap<Vec<u8>, Vec<Watcher>, ahash::RandomState>,
     /// Clients whose watched keys were modified: their EXEC fails.
     pub watch_touched: HashSet<u64, ahash::RandomState>,
+    /// Pub/Sub subscriptions (keyspace notifications are published through them too).
+    pub pubsub: PubSub,
+    /// Clients parked by blocking commands.
+    pub blocked: Blocked,
+}
+
+/// A client watching a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watcher {
+    pub client: u64,
+    /// The key was already logically expired when WATCH ran: its deletion by expiry is then
+    /// no change (Redis's `watchedKey.expired`).
+    pub expired_at_watch: bool,
 }
 
 impl State {
@@ -114,6 +131,8 @@ impl State {
             notify_flags: 0,
             watched: HashMap::default(),
             watch_touched: HashSet::default(),
+            pubsub: PubSub::default(),
+            blocked: Blocked::default(),
         }
     }
 
@@ -162,21 +181,85 @@ impl State {
         bytes
     }
 
+    /// Takes the settings commands consult on every write from the config (at start-up and
+    /// after every CONFIG SET), so the write path reads plain fields instead of the config.
+    pub fn configure(&mut self, config: &Config) {
+        let events = config.get("notify-keyspace-events").unwrap_or_default();
+        self.notify_flags = crate::notify::parse_flags(&events);
+        let limits = config.get("client-output-buffer-limit").unwrap_or_default();
+        self.pubsub.limit = BufferLimit::parse(&limits, "pubsub");
+        self.refresh_expiry_log();
+    }
+
+    /// Lazy expiry records the keys it deletes only while `expired` events or WATCH need them.
+    pub fn refresh_expiry_log(&mut self) {
+        self.keyspace.log_expired = !self.watched.is_empty()
+            || crate::notify::enabled(self.notify_flags, crate::notify::EXPIRED);
+    }
+
     /// See [`crate::cmd::Ctx::signal_modified`].
     pub fn signal_modified(&mut self, key: &[u8]) {
         if !self.watched.is_empty() {
-            if let Some(clients) = self.watched.get(key) {
-                self.watch_touched.extend(clients.iter().copied());
+            if let Some(watchers) = self.watched.get_mut(key) {
+                let exists = self.keyspace.peek(key, 0).is_some();
+                for w in watchers.iter_mut() {
+                    if w.expired_at_watch && !exists {
+                        // Deleting a key that was already expired changes nothing.
+                        w.expired_at_watch = false;
+                    } else {
+                        self.watch_touched.insert(w.client);
+                    }
+                }
+            }
+        }
+        if !self.blocked.is_empty() {
+            self.blocked.signal(key);
+        }
+    }
+
+    /// FLUSHALL / FLUSHDB: every watched key that exists is about to change (Redis's
+    /// `touchAllWatchedKeysInDb`). Call before emptying the keyspace.
+    pub fn signal_flush(&mut self) {
+        let keyspace = &self.keyspace;
+        for (key, watchers) in &self.watched {
+            if keyspace.peek(key, 0).is_some() {
+                self.watch_touched.extend(watchers.iter().map(|w| w.client));
             }
         }
     }
 
     /// See [`crate::cmd::Ctx::notify`].
     pub fn notify(&mut self, class: u16, event: &str, key: &[u8]) {
-        if !crate::notify::enabled(self.notify_flags, class) {
+        use crate::notify::{KEYEVENT, KEYSPACE};
+        if !crate::notify::enabled(self.notify_flags, class) || self.pubsub.is_empty() {
             return;
         }
-        let _ = (event, key);
+        if self.notify_flags & KEYSPACE != 0 {
+            let mut channel = b"__keyspace@0__:".to_vec();
+            channel.extend_from_slice(key);
+            self.pubsub.publish(false, &channel, event.as_bytes());
+        }
+        if self.notify_flags & KEYEVENT != 0 {
+            let channel = format!("__keyevent@0__:{event}");
+            self.pubsub.publish(false, channel.as_bytes(), key);
+        }
+    }
+
+    /// Moves the keys lazy expiry deleted into INFO's `expired_keys`, and sends what their
+    /// deletion means to others: WATCH invalidation and `expired` events.
+    pub fn fold_expired(&mut self) {
+        self.stats.expired_keys += self.keyspace.take_expired();
+        if self.keyspace.log_expired {
+            for key in self.keyspace.take_expired_log() {
+                self.key_expired(&key);
+            }
+        }
+    }
+
+    /// An expired key was deleted (lazily or by the active cycle).
+    pub fn key_expired(&mut self, key: &[u8]) {
+        self.signal_modified(key);
+        self.notify(crate::notify::EXPIRED, "expired", key);
     }
 
     /// A random number, for sampling.

@@ -16,6 +16,16 @@ pub const COMMANDS: &[(&str, Handler)] = &[
 ];
 
 fn ping(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    if args.len() > 2 {
+        return Err(CmdError::WrongArity("ping".into()));
+    }
+    // A RESP2 subscriber gets PING's answer in the shape of a message, as Redis sends it.
+    if ctx.client.subscriptions.active() && !ctx.out.resp3() {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).map_or(&b""[..], |a| &a[..]));
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&args[1]),
@@ -147,6 +157,7 @@ fn reset(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         }
     }
     let password_required = !ctx.server.config().requirepass.is_empty();
+    super::release_client(ctx.state, ctx.client);
     ctx.client.reset(password_required);
     ctx.out.set_resp3(false);
     ctx.out.simple("RESET");

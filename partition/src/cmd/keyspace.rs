@@ -335,6 +335,7 @@ fn flush_is_async(ctx: &Ctx, args: &[Bytes]) -> Result<bool, CmdError> {
 /// Empties the keyspace; an async flush hands the old keyspace to the lazy-free thread so a
 /// big flush does not stall every client behind the command lock.
 fn flush(ctx: &mut Ctx, async_free: bool) -> u64 {
+    ctx.state.signal_flush();
     let keyspace = &mut ctx.state.keyspace;
     let removed = keyspace.len() as u64;
     if async_free {

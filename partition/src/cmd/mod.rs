@@ -17,6 +17,8 @@ pub mod hash;
 pub mod hll;
 pub mod keyspace;
 pub mod list;
+pub mod multi;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -79,10 +81,7 @@ impl Ctx<'_> {
         on_timeout: crate::blocking::TimeoutReply,
     ) -> CmdResult {
         if self.client.in_exec {
-            match on_timeout {
-                crate::blocking::TimeoutReply::Null => self.out.null(),
-                crate::blocking::TimeoutReply::NullArray => self.out.null_array(),
-            }
+            crate::blocking::write_timeout_reply(self.out, on_timeout);
             return Ok(());
         }
         self.client.block =
@@ -126,6 +125,8 @@ fn registry() -> &'static Registry {
             hll::COMMANDS,
             keyspace::COMMANDS,
             list::COMMANDS,
+            multi::COMMANDS,
+            pubsub::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
             string::COMMANDS,
@@ -179,11 +180,15 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes], started: Instant) -> Dispatched {
     let (name, result, finished) = match lookup(&args[0]) {
         None => {
             ctx.state.stats.rejected_calls += 1;
-            ("NULL", Err(CmdError::Other(unknown_command(args))), started)
+            ("NULL", Err(Rejected(CmdError::Other(unknown_command(args)))), started)
         }
         Some(cmd) => check_and_run(ctx, cmd, args, started),
     };
-    if let Err(e) = result {
+    if let Err(Rejected(e)) = result {
+        // A command refused before it ran makes an open transaction fail at EXEC.
+        if let Some(multi) = ctx.client.multi.as_mut() {
+            multi.failed = true;
+        }
         let text = e.to_string();
         ctx.out.truncate(reply_start);
         ctx.out.error(&text);
@@ -193,51 +198,89 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes], started: Instant) -> Dispatched {
     Dispatched { finished, name }
 }
 
-/// Checks arity and authentication, runs the handler, and accounts for it (INFO commandstats
-/// per subcommand, as Redis: `cmdstat_config|get`; SLOWLOG).
+/// An error from the checks before a command runs (unknown, arity, authentication, context):
+/// Redis's `rejectCommand`, which also dooms an open transaction.
+struct Rejected(CmdError);
+
+/// Checks arity, authentication and context, then runs the handler (or queues the command in
+/// an open transaction) and accounts for it (INFO commandstats per subcommand, as Redis:
+/// `cmdstat_config|get`; SLOWLOG). Errors of the handler itself are written here; only
+/// rejections are returned.
 fn check_and_run(
     ctx: &mut Ctx,
     cmd: &'static Command,
     args: &[Bytes],
     started: Instant,
-) -> (&'static str, CmdResult, Instant) {
+) -> (&'static str, Result<(), Rejected>, Instant) {
     let mut spec = cmd.spec;
     if !spec.subcommands.is_empty() && args.len() > 1 {
         spec = spec.subcommand(&args[1]).unwrap_or(spec);
     }
-    if !cmd.spec.arity_ok(args.len()) {
+    let reject = |ctx: &mut Ctx, e: CmdError| {
         ctx.state.stats.rejected_calls += 1;
-        return (spec.name, Err(CmdError::WrongArity(cmd.spec.name.to_string())), started);
+        (spec.name, Err(Rejected(e)), started)
+    };
+    if !cmd.spec.arity_ok(args.len()) {
+        return reject(ctx, CmdError::WrongArity(cmd.spec.name.to_string()));
     }
     if !ctx.client.authenticated && !cmd.spec.has(flags::NO_AUTH) {
-        ctx.state.stats.rejected_calls += 1;
-        return (
-            spec.name,
-            Err(CmdError::Other("NOAUTH Authentication required.".into())),
-            started,
+        return reject(ctx, CmdError::Other("NOAUTH Authentication required.".into()));
+    }
+    if ctx.client.subscriptions.active()
+        && !ctx.out.resp3()
+        && !pubsub::allowed_in_subscribed_mode(cmd.spec.name)
+    {
+        return reject(
+            ctx,
+            CmdError::err(format!(
+                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+                 RESET are allowed in this context",
+                spec.name
+            )),
         );
+    }
+    if let Some(multi) = ctx.client.multi.as_mut() {
+        if cmd.spec.has(flags::NO_MULTI) {
+            return reject(ctx, CmdError::err("Command not allowed inside a transaction"));
+        }
+        if !multi::runs_inside_multi(cmd.spec.name) {
+            multi.queue.push(args.to_vec());
+            ctx.client.handle.info().multi = multi.queue.len() as i64;
+            ctx.out.simple("QUEUED");
+            return (spec.name, Ok(()), started);
+        }
     }
     if cmd.spec.name == "client" {
         // CLIENT LIST/INFO show a connection's own current command; other commands publish
         // their name once per batch, which saves a lock per command.
         ctx.client.handle.info().last_cmd = spec.name;
     }
+    let reply_start = ctx.out.len();
     let result = (cmd.handler)(ctx, args);
     let finished = Instant::now();
     let micros = finished.saturating_duration_since(started).as_micros() as u64;
-    let stats = &mut ctx.state.stats;
-    stats.total_commands += 1;
-    let per = stats.per_command.entry(spec.name).or_default();
-    per.calls += 1;
-    per.usec += micros;
-    if result.is_err() {
-        per.failed_calls += 1;
-        stats.failed_calls += 1;
+    // A command that blocked is counted when it is served, as Redis does.
+    if ctx.client.block.is_none() {
+        let stats = &mut ctx.state.stats;
+        stats.total_commands += 1;
+        let per = stats.per_command.entry(spec.name).or_default();
+        per.calls += 1;
+        per.usec += micros;
+        if result.is_err() {
+            per.failed_calls += 1;
+            stats.failed_calls += 1;
+        }
+    }
+    if let Err(e) = result {
+        let text = e.to_string();
+        ctx.out.truncate(reply_start);
+        ctx.out.error(&text);
+        ctx.state.stats.record_error(text.as_bytes());
     }
     if !spec.has(flags::SKIP_SLOWLOG) {
         record_slow(ctx, args, micros);
     }
-    (spec.name, result, finished)
+    (spec.name, Ok(()), finished)
 }
 
 /// Applies CLIENT REPLY OFF/SKIP to the reply just written.
@@ -360,9 +403,17 @@ pub fn subcommand(
     Ok(sub)
 }
 
+/// Undoes what a client holds in the server-wide state: its place among blocked clients, its
+/// transaction and watched keys, its subscriptions (disconnection, RESET).
+pub fn release_client(state: &mut State, client: &mut Client) {
+    state.blocked.unpark(client.id());
+    multi::discard_transaction(state, client);
+    pubsub::unsubscribe_all(state, client);
+}
+
 /// Moves the count of keys lazy expiry deleted into INFO's `expired_keys`.
 pub fn fold_expired(state: &mut State) {
-    state.stats.expired_keys += state.keyspace.take_expired();
+    state.fold_expired();
 }
 
 /// Redis's `lookupKeyRead` (and, with `touch` false, `lookupKeyReadWithFlags(NOTOUCH)`): lazy

@@ -571,6 +571,7 @@ fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
                 text.chunks(2).map(|p| (p[0].as_str(), p[1].as_str())).collect();
             let local = ctx.client.handle.addr.ip().is_loopback();
             ctx.server.update_config(|c| c.set_many(&pairs, local)).map_err(CmdError::Other)?;
+            ctx.state.configure(&ctx.server.config());
             // A shorter slow log takes effect at once.
             let max_len = ctx.server.config().slowlog_max_len;
             ctx.state.slowlog.entries.truncate(max_len);
