@@ -228,7 +228,14 @@ impl Connection<'_> {
         }
         self.out_peak = self.out_peak.max(self.out.len());
         client.handle.info().omem = self.out.len();
-        socket.write_all(self.out.buffer()).await?;
+        // A client that stops reading must not pin this task in a write forever: CLIENT KILL
+        // and the output buffer limit end the connection even then.
+        tokio::select! {
+            written = socket.write_all(self.out.buffer()) => written?,
+            _ = client.handle.killed() => {
+                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "killed"));
+            }
+        }
         let net = &self.server.net;
         net.net_output_bytes.fetch_add(self.out.len() as u64, Ordering::Relaxed);
         net.writes_processed.fetch_add(1, Ordering::Relaxed);

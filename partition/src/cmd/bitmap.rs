@@ -12,6 +12,7 @@ use super::{is, parse_int, Ctx, Handler};
 use super::{lookup_read, lookup_write};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Entry;
+use crate::notify;
 use crate::state::State;
 use crate::time::lru_clock;
 use crate::value::{StrRef, Value};
@@ -97,6 +98,7 @@ fn setbit(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             data[byte] &= !mask;
         }
         ctx.state.dirty += 1;
+        ctx.changed(notify::STRING, "setbit", &args[1]);
     }
     ctx.out.integer(was as i64);
     Ok(())
@@ -370,8 +372,10 @@ fn bitop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if len > 0 {
         ctx.state.keyspace.set(dest, Entry::new(Value::raw_string(result), lru_clock(now)));
         ctx.state.dirty += 1;
+        ctx.changed(notify::STRING, "set", dest);
     } else if ctx.state.keyspace.remove(dest).is_some() {
         ctx.state.dirty += 1;
+        ctx.changed(notify::GENERIC, "del", dest);
     }
     ctx.out.integer(len as i64);
     Ok(())
@@ -634,6 +638,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], ro_command: bool) -> CmdResul
         }
     }
     ctx.state.dirty += changes;
+    if changes > 0 {
+        ctx.changed(notify::STRING, "setbit", &args[1]);
+    }
     Ok(())
 }
 

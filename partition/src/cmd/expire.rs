@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::{fold_expired, lookup_read, lookup_write};
 use super::{is, parse_int, Ctx, Handler};
 use crate::error::{CmdError, CmdResult};
+use crate::notify;
 
 pub const COMMANDS: &[(&str, Handler)] = &[
     ("expire", expire),
@@ -137,10 +138,12 @@ fn expire_generic(
     if when <= now as i64 {
         // Already past: delete now rather than store a deadline nobody could observe.
         state.keyspace.remove(key);
+        ctx.changed(notify::GENERIC, "del", key);
     } else {
         state.keyspace.set_expire(key, when as u64);
+        ctx.changed(notify::GENERIC, "expire", key);
     }
-    state.dirty += 1;
+    ctx.state.dirty += 1;
     ctx.out.integer(1);
     Ok(())
 }
@@ -203,6 +206,7 @@ fn persist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     fold_expired(state);
     if removed {
         state.dirty += 1;
+        ctx.changed(notify::GENERIC, "persist", key);
     }
     ctx.out.integer(removed as i64);
     Ok(())

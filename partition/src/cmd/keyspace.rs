@@ -20,6 +20,7 @@ use super::{
 use crate::error::{CmdError, CmdResult};
 use crate::glob;
 use crate::keyspace::{drop_in_background, Entry};
+use crate::notify;
 use crate::time::lru_clock;
 use crate::value::Value;
 
@@ -79,6 +80,8 @@ fn del_generic(ctx: &mut Ctx, keys: &[Bytes], lazy: bool) -> CmdResult {
             if lazy && entry.value.heap_bytes() > LAZYFREE_THRESHOLD_BYTES {
                 drop_in_background(entry);
             }
+            state.signal_modified(key);
+            state.notify(notify::GENERIC, "del", key);
         }
     }
     fold_expired(state);
@@ -146,6 +149,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
         state.keyspace.set_expire(dst, at);
     }
     state.dirty += 1;
+    ctx.changed(notify::GENERIC, "rename_from", src);
+    ctx.changed(notify::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.integer(1);
     } else {
@@ -424,6 +429,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         state.keyspace.set_expire(dst, at);
     }
     state.dirty += 1;
+    ctx.changed(notify::GENERIC, "copy_to", dst);
     ctx.out.integer(1);
     Ok(())
 }

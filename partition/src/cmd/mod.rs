@@ -66,6 +66,13 @@ impl Ctx<'_> {
         self.state.notify(class, event, key);
     }
 
+    /// A write changed `key`: [`Ctx::signal_modified`] then [`Ctx::notify`], the pair nearly
+    /// every write ends with.
+    pub fn changed(&mut self, class: u16, event: &str, key: &[u8]) {
+        self.signal_modified(key);
+        self.notify(class, event, key);
+    }
+
     /// Records `n` changes (Redis's `server.dirty += n`).
     pub fn dirty(&mut self, n: u64) {
         self.state.dirty += n;

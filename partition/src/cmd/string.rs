@@ -20,6 +20,7 @@ use bytes::Bytes;
 use super::{is, lookup_read, lookup_write, parse_int, Ctx, Handler};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Entry;
+use crate::notify;
 use crate::time::lru_clock;
 use crate::value::Value;
 use protocol::ReplyWriter;
@@ -222,6 +223,10 @@ fn set_generic(
         ks.set_expire(key, at);
     }
     ctx.state.dirty += 1;
+    ctx.changed(notify::STRING, "set", key);
+    if deadline.is_some() {
+        ctx.notify(notify::GENERIC, "expire", key);
+    }
     if flags & GET == 0 {
         match reply {
             SetReply::OkOrNull => ctx.out.ok(),
@@ -258,6 +263,7 @@ fn getset(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let entry = Entry::new(Value::string(&args[2]), lru_clock(ctx.now_ms));
     ctx.state.keyspace.set(&args[1], entry);
     ctx.state.dirty += 1;
+    ctx.changed(notify::STRING, "set", &args[1]);
     Ok(())
 }
 
@@ -265,6 +271,7 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     get_generic(ctx, &args[1])?;
     if ctx.state.keyspace.remove(&args[1]).is_some() {
         ctx.state.dirty += 1;
+        ctx.changed(notify::GENERIC, "del", &args[1]);
     }
     Ok(())
 }
@@ -289,12 +296,17 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         Some(at) if opts.flags & (EXAT | PXAT) != 0 && at <= now => {
             ks.remove(key);
             ctx.state.dirty += 1;
+            ctx.changed(notify::GENERIC, "del", key);
         }
         Some(at) => {
             ks.set_expire(key, at);
             ctx.state.dirty += 1;
+            ctx.changed(notify::GENERIC, "expire", key);
         }
-        None if opts.flags & PERSIST != 0 && ks.persist(key) => ctx.state.dirty += 1,
+        None if opts.flags & PERSIST != 0 && ks.persist(key) => {
+            ctx.state.dirty += 1;
+            ctx.changed(notify::GENERIC, "persist", key);
+        }
         None => {}
     }
     Ok(())
@@ -329,6 +341,7 @@ fn mset_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) -> CmdResult {
     let lru = lru_clock(now);
     for pair in args[1..].chunks(2) {
         ctx.state.keyspace.set(&pair[0], Entry::new(Value::string(&pair[1]), lru));
+        ctx.changed(notify::STRING, "set", &pair[0]);
     }
     ctx.state.dirty += (args.len() / 2) as u64;
     if nx {
@@ -391,6 +404,7 @@ pub fn incr_by(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         }
     };
     ctx.state.dirty += 1;
+    ctx.changed(notify::STRING, "incrby", key);
     ctx.out.integer(next);
     Ok(())
 }
@@ -420,6 +434,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let entry = Entry::new(Value::plain_string(text.into_bytes()), lru_clock(now));
     ctx.state.keyspace.set_keep_ttl(key, entry);
     ctx.state.dirty += 1;
+    ctx.changed(notify::STRING, "incrbyfloat", key);
     Ok(())
 }
 
@@ -445,6 +460,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     };
     ctx.state.dirty += 1;
+    ctx.changed(notify::STRING, "append", key);
     ctx.out.integer(total as i64);
     Ok(())
 }
@@ -533,6 +549,7 @@ fn setrange(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     };
     ctx.state.dirty += 1;
+    ctx.changed(notify::STRING, "setrange", key);
     ctx.out.integer(len as i64);
     Ok(())
 }
