@@ -2,6 +2,10 @@
 
 use clap::{Parser, Subcommand};
 
+/// Counts allocations so that `used_memory` and `maxmemory` see what the process really holds.
+#[global_allocator]
+static ALLOCATOR: partition::alloc::Counting = partition::alloc::Counting;
+
 #[derive(Parser)]
 #[command(name = "rcluster", version, about = "A Redis-compatible cluster")]
 struct Cli {
@@ -20,6 +24,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    ALLOCATOR.activate();
     let cli = Cli::parse();
     match cli.command {
         Command::Partition { args } => run_partition(args),

@@ -102,9 +102,9 @@ impl Blocked {
         self.clients.len()
     }
 
-    /// Number of keys with blocked clients (INFO `total_blocking_keys`).
-    pub fn key_count(&self) -> usize {
-        self.by_key.len()
+    /// Number of blocked clients with a timeout (INFO `clients_in_timeout_table`).
+    pub fn with_deadline(&self) -> usize {
+        self.clients.values().filter(|c| c.request.deadline_ms.is_some()).count()
     }
 
     /// Parks a client at the end of the queue of each of its keys.

@@ -16,6 +16,7 @@
 //! - [`config`]: server parameters (command line, config file, CONFIG SET).
 //! - [`error`]: start-up errors and command error replies.
 
+pub mod alloc;
 pub mod blocking;
 pub mod client;
 pub mod cmd;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod connection;
 pub mod dict;
 pub mod error;
+pub mod evict;
 pub mod expire;
 pub mod glob;
 pub mod keyspace;

@@ -128,6 +128,11 @@ impl PubSub {
         self.registry(kind).get(channel).map_or(0, |s| s.len())
     }
 
+    /// Channels (or shard channels) with at least one subscriber (INFO `pubsub_channels`).
+    pub fn channel_count(&self, kind: Kind) -> usize {
+        self.registry(kind).len()
+    }
+
     /// PUBSUB NUMPAT: the number of distinct patterns subscribed to.
     pub fn pattern_count(&self) -> usize {
         self.patterns.len()

@@ -13,6 +13,7 @@ use rand::{RngCore, SeedableRng};
 use crate::blocking::Blocked;
 use crate::client::BufferLimit;
 use crate::config::Config;
+use crate::evict::{Eviction, Policy};
 use crate::keyspace::Keyspace;
 use crate::pubsub::PubSub;
 
@@ -106,6 +107,8 @@ pub struct State {
     pub pubsub: PubSub,
     /// Clients parked by blocking commands.
     pub blocked: Blocked,
+    /// `maxmemory` and the eviction policy.
+    pub eviction: Eviction,
 }
 
 /// A client watching a key.
@@ -133,6 +136,7 @@ impl State {
             watch_touched: HashSet::default(),
             pubsub: PubSub::default(),
             blocked: Blocked::default(),
+            eviction: Eviction::default(),
         }
     }
 
@@ -188,6 +192,11 @@ impl State {
         self.notify_flags = crate::notify::parse_flags(&events);
         let limits = config.get("client-output-buffer-limit").unwrap_or_default();
         self.pubsub.limit = BufferLimit::parse(&limits, "pubsub");
+        let number = |name: &str| config.get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        self.eviction.maxmemory = number("maxmemory") as usize;
+        self.eviction.samples = number("maxmemory-samples") as usize;
+        self.eviction.lfu_decay_time = number("lfu-decay-time");
+        self.eviction.policy = Policy::parse(&config.get("maxmemory-policy").unwrap_or_default());
         self.refresh_expiry_log();
     }
 

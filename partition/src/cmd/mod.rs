@@ -246,6 +246,12 @@ fn check_and_run(
             )),
         );
     }
+    if ctx.state.eviction.maxmemory > 0 && !ctx.client.in_exec && oom_rejects(ctx, cmd) {
+        return reject(
+            ctx,
+            CmdError::Other("OOM command not allowed when used memory > 'maxmemory'.".into()),
+        );
+    }
     if let Some(multi) = ctx.client.multi.as_mut() {
         if cmd.spec.has(flags::NO_MULTI) {
             return reject(ctx, CmdError::err("Command not allowed inside a transaction"));
@@ -288,6 +294,24 @@ fn check_and_run(
         record_slow(ctx, args, micros);
     }
     (spec.name, Ok(()), finished)
+}
+
+/// Evicts what `maxmemory` requires before a command runs; true when the command must be
+/// refused: memory is still over the limit and the command may grow it (Redis's `denyoom`),
+/// or it would be queued in a transaction, or it is an EXEC of such commands.
+fn oom_rejects(ctx: &mut Ctx, cmd: &Command) -> bool {
+    if ctx.state.perform_evictions(ctx.now_ms) != crate::evict::Evicted::Fail {
+        return false;
+    }
+    let name = cmd.spec.name;
+    match &ctx.client.multi {
+        Some(multi) if name == "exec" => multi
+            .queue
+            .iter()
+            .any(|args| lookup(&args[0]).is_some_and(|c| c.spec.has(flags::DENYOOM))),
+        Some(_) => !matches!(name, "discard" | "quit" | "reset"),
+        None => cmd.spec.has(flags::DENYOOM),
+    }
 }
 
 /// Applies CLIENT REPLY OFF/SKIP to the reply just written.

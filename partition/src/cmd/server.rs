@@ -267,7 +267,7 @@ pub fn info_text(
         );
         field!(out, "blocked_clients", infos.iter().filter(|i| i.blocked).count());
         field!(out, "tracking_clients", 0);
-        field!(out, "clients_in_timeout_table", 0);
+        field!(out, "clients_in_timeout_table", state.blocked.with_deadline());
     }
     if want("memory") {
         begin(&mut out, "Memory");
@@ -278,7 +278,12 @@ pub fn info_text(
                 (i.qbuf + i.qbuf_free + i.rbs + i.omem) as u64
             })
             .sum();
-        let used = state.used_memory() as u64 + clients_mem;
+        // What the allocator has handed out, when the counting allocator is installed (the
+        // figure `maxmemory` is checked against); otherwise the per-key estimate.
+        let used = match crate::alloc::allocated() {
+            Some(bytes) => bytes as u64,
+            None => state.used_memory() as u64 + clients_mem,
+        };
         state.peak_memory = state.peak_memory.max(used as usize);
         let peak = state.peak_memory as u64;
         let rss = rss_bytes() as u64;
@@ -421,10 +426,10 @@ pub fn info_text(
         field!(out, "current_eviction_exceeded_time", 0);
         field!(out, "keyspace_hits", s.keyspace_hits);
         field!(out, "keyspace_misses", s.keyspace_misses);
+        field!(out, "pubsub_channels", state.pubsub.channel_count(crate::pubsub::Kind::Channel));
+        field!(out, "pubsub_patterns", state.pubsub.pattern_count());
+        field!(out, "pubsubshard_channels", state.pubsub.channel_count(crate::pubsub::Kind::Shard));
         for name in [
-            "pubsub_channels",
-            "pubsub_patterns",
-            "pubsubshard_channels",
             "latest_fork_usec",
             "total_forks",
             "migrate_cached_sockets",

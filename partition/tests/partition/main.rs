@@ -4,10 +4,15 @@
 
 mod util;
 
+/// The server under test counts its memory as the `rcluster` binary does.
+#[global_allocator]
+static ALLOCATOR: partition::alloc::Counting = partition::alloc::Counting;
+
 mod bitmap;
 mod client;
 mod command;
 mod connection;
+mod eviction;
 mod hash;
 mod hll;
 mod keyspace;

@@ -57,6 +57,7 @@ pub async fn start_server() -> TestServer {
 
 /// Starts a server configured with redis-server style arguments (`["--requirepass", "pw"]`).
 pub async fn start_server_with(args: &[&str]) -> TestServer {
+    crate::ALLOCATOR.activate();
     let config = Config::from_args(args).expect("config");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
