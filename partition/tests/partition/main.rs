@@ -12,6 +12,7 @@ mod bitmap;
 mod client;
 mod command;
 mod connection;
+mod differential;
 mod eviction;
 mod hash;
 mod hll;

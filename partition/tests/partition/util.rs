@@ -148,3 +148,34 @@ pub async fn must_send(s: &mut TcpStream, args: &[&str], expected: &[u8]) {
         "reply to {args:?}"
     );
 }
+
+/// A redis-server of Debian's package on a free port, stopped when dropped: the reference the
+/// differential tests compare against.
+pub struct ReferenceRedis {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl Drop for ReferenceRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a reference redis-server (installed by `.ci/run`) and waits until it accepts.
+pub fn start_reference_redis() -> ReferenceRedis {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args(["--appendonly", "no", "--loglevel", "warning"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (see .ci/run)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    ReferenceRedis { child, port }
+}

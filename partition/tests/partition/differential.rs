@@ -1,0 +1,241 @@
+//! The randomized differential test: one random command sequence sent to our server and to
+//! Debian's redis-server 7.0.15, replies compared one by one, byte for byte (after sorting the
+//! replies whose order Redis leaves unspecified). Seeded; set `DIFF_SEED` to replay a failure,
+//! `DIFF_COMMANDS` to run longer. Bounded in time.
+//!
+//! Each family contributes a generator of commands over a small pool of keys, so that keys
+//! collide, change type (WRONGTYPE paths), empty out and convert encodings.
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use protocol::frame::{Frame, FrameLimits};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::util::*;
+
+/// How long one run may take at most.
+const TIME_LIMIT: Duration = Duration::from_secs(25);
+
+/// A command generator with its random source.
+struct Gen {
+    rng: StdRng,
+}
+
+impl Gen {
+    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.rng.random_range(0..from.len())]
+    }
+
+    fn int(&mut self, lo: i64, hi: i64) -> String {
+        self.rng.random_range(lo..=hi).to_string()
+    }
+
+    /// A key of the shared pool: families write to the same names, so types collide.
+    fn key(&mut self) -> String {
+        format!("k{}", self.rng.random_range(0..6))
+    }
+
+    /// A value: short text, integers (the `int` encodings), or longer text.
+    fn value(&mut self) -> String {
+        match self.rng.random_range(0..10) {
+            0..=3 => self.pick(&["a", "b", "c", "hello", "", "x y"]).to_string(),
+            4..=7 => self.int(-20, 1000),
+            8 => "v".repeat(self.rng.random_range(40..80)),
+            _ => self.pick(&["3.5", "-0", "1e3", "inf", "12345678901234567890"]).to_string(),
+        }
+    }
+
+    fn chance(&mut self, percent: u32) -> bool {
+        self.rng.random_range(0..100) < percent
+    }
+}
+
+/// A generated command and how its reply is compared.
+struct Command {
+    args: Vec<String>,
+    /// The reply is a collection whose order Redis does not specify: compare sorted.
+    unordered: bool,
+}
+
+fn ordered(args: Vec<String>) -> Command {
+    Command { args, unordered: false }
+}
+
+fn strings(g: &mut Gen) -> Command {
+    let k = g.key();
+    let v = g.value();
+    let args: Vec<String> = match g.rng.random_range(0..20) {
+        0 => vec!["SET".into(), k, v],
+        1 => {
+            let opt = g.pick(&["NX", "XX", "GET", "KEEPTTL"]).to_string();
+            vec!["SET".into(), k, v, opt]
+        }
+        2 => vec!["GET".into(), k],
+        3 => vec!["INCR".into(), k],
+        4 => vec!["INCRBY".into(), k, g.int(-100, 100)],
+        5 => vec!["DECRBY".into(), k, g.value()],
+        6 => vec!["INCRBYFLOAT".into(), k, g.pick(&["1.5", "-0.25", "1e2", "x", "3"]).into()],
+        7 => vec!["APPEND".into(), k, v],
+        8 => vec!["STRLEN".into(), k],
+        9 => vec!["GETRANGE".into(), k, g.int(-5, 5), g.int(-5, 10)],
+        10 => vec!["SETRANGE".into(), k, g.int(0, 20), v],
+        11 => vec!["MSET".into(), k, v, g.key(), g.value()],
+        12 => vec!["MGET".into(), k, g.key(), g.key()],
+        13 => vec!["GETSET".into(), k, v],
+        14 => vec!["GETDEL".into(), k],
+        15 => vec!["SETNX".into(), k, v],
+        16 => vec!["MSETNX".into(), k, v, g.key(), g.value()],
+        17 => vec!["LCS".into(), k, g.key()],
+        18 => vec!["SETBIT".into(), k, g.int(0, 100), g.pick(&["0", "1", "2"]).into()],
+        _ => vec!["BITCOUNT".into(), k],
+    };
+    ordered(args)
+}
+
+fn keyspace(g: &mut Gen) -> Command {
+    let k = g.key();
+    let args: Vec<String> = match g.rng.random_range(0..14) {
+        0 => vec!["DEL".into(), k, g.key()],
+        1 => vec!["EXISTS".into(), k, g.key()],
+        2 => vec!["TYPE".into(), k],
+        3 => vec!["RENAME".into(), k, g.key()],
+        4 => vec!["RENAMENX".into(), k, g.key()],
+        5 => vec!["COPY".into(), k, g.key(), "REPLACE".into()],
+        6 => vec!["OBJECT".into(), "ENCODING".into(), k],
+        7 => vec!["UNLINK".into(), k],
+        // Absolute deadlines far away keep replies independent of timing.
+        8 => vec!["EXPIREAT".into(), k, g.int(4_000_000_000, 4_000_000_100)],
+        9 => vec!["EXPIRETIME".into(), k],
+        10 => vec!["PERSIST".into(), k],
+        11 => vec!["DBSIZE".into()],
+        12 => return Command { args: vec!["KEYS".into(), "*".into()], unordered: true },
+        _ => vec!["TOUCH".into(), k],
+    };
+    ordered(args)
+}
+
+/// A transaction of a few commands from the other generators, sometimes doomed by a
+/// queuing error, sometimes discarded.
+fn transaction(g: &mut Gen) -> Vec<Command> {
+    let mut cmds = vec![ordered(vec!["MULTI".into()])];
+    for _ in 0..g.rng.random_range(0..4) {
+        let family = FAMILIES[g.rng.random_range(0..FAMILIES.len())];
+        let c = family(g);
+        // EXEC's reply is compared as a whole: leave out replies of unspecified order.
+        if !c.unordered {
+            cmds.push(c);
+        }
+    }
+    if g.chance(10) {
+        cmds.push(ordered(vec!["SET".into()]));
+    }
+    let end = if g.chance(15) { "DISCARD" } else { "EXEC" };
+    cmds.push(ordered(vec![end.into()]));
+    cmds
+}
+
+/// The family generators run by the test.
+const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace];
+
+/// Sends one command and reads exactly one reply frame.
+fn call(s: &mut TcpStream, buf: &mut BytesMut, args: &[String]) -> Frame {
+    let frame = Frame::command(args.iter().map(|a| bytes::Bytes::from(a.clone())));
+    s.write_all(&frame.to_bytes()).expect("write");
+    let limits = FrameLimits::default();
+    loop {
+        if let Some(f) = Frame::parse(buf, &limits).expect("valid RESP") {
+            return f;
+        }
+        let mut chunk = [0u8; 65536];
+        let n = s.read(&mut chunk).expect("read");
+        assert!(n > 0, "connection closed after {args:?}");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Sorts the elements of a collection reply (pairs stay together for maps).
+fn normalize(frame: Frame) -> Frame {
+    match frame {
+        Frame::Array(mut items) | Frame::Set(mut items) => {
+            items.sort_by_key(|f| f.to_bytes().to_vec());
+            Frame::Array(items)
+        }
+        Frame::Map(mut pairs) => {
+            pairs.sort_by_key(|(k, _)| k.to_bytes().to_vec());
+            Frame::Map(pairs)
+        }
+        other => other,
+    }
+}
+
+fn run(seed: u64, commands: usize, resp3: bool) {
+    let reference = start_reference_redis();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let ours = runtime.block_on(start_server());
+    let mut a = TcpStream::connect(("127.0.0.1", reference.port)).unwrap();
+    let mut b = TcpStream::connect(ours.addr).unwrap();
+    for s in [&a, &b] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    let (mut abuf, mut bbuf) = (BytesMut::new(), BytesMut::new());
+    if resp3 {
+        call(&mut a, &mut abuf, &["HELLO".into(), "3".into()]);
+        call(&mut b, &mut bbuf, &["HELLO".into(), "3".into()]);
+    }
+    let mut g = Gen { rng: StdRng::seed_from_u64(seed) };
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < commands && started.elapsed() < TIME_LIMIT {
+        let batch = if g.chance(5) {
+            transaction(&mut g)
+        } else {
+            let family = FAMILIES[g.rng.random_range(0..FAMILIES.len())];
+            vec![family(&mut g)]
+        };
+        for c in batch {
+            sent += 1;
+            let (mut want, mut got) =
+                (call(&mut a, &mut abuf, &c.args), call(&mut b, &mut bbuf, &c.args));
+            if c.unordered {
+                want = normalize(want);
+                got = normalize(got);
+            }
+            assert!(
+                want.to_bytes() == got.to_bytes(),
+                "replies differ (seed {seed}, resp3 {resp3}, command #{sent}): {:?}\nredis: {:?}\nours:  {:?}\nreplay with DIFF_SEED={seed}",
+                c.args,
+                String::from_utf8_lossy(&want.to_bytes()),
+                String::from_utf8_lossy(&got.to_bytes()),
+            );
+        }
+    }
+    assert!(sent > 100, "only {sent} commands ran in the time limit");
+}
+
+fn seed() -> u64 {
+    std::env::var("DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random())
+}
+
+fn command_count() -> usize {
+    std::env::var("DIFF_COMMANDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4000)
+}
+
+#[test]
+fn random_commands_reply_as_redis_does_resp2() {
+    let seed = seed();
+    eprintln!("differential test seed: {seed} (DIFF_SEED={seed} replays it)");
+    run(seed, command_count(), false);
+}
+
+#[test]
+fn random_commands_reply_as_redis_does_resp3() {
+    let seed = seed();
+    eprintln!("differential test seed: {seed} (DIFF_SEED={seed} replays it)");
+    run(seed, command_count(), true);
+}
