@@ -17,7 +17,10 @@ ROUNDS=${ROUNDS:-5}
 REQUESTS=${REQUESTS:-300000}
 CLIENTS=${CLIENTS:-50}
 KEYSPACE=${KEYSPACE:-100000}
-TESTS=${TESTS:-set,get,incr,mset}
+TESTS=${TESTS:-set,get,incr,mset,lpush,lpop,sadd,hset,zadd}
+# Rows redis-benchmark has no built-in test for: run as custom commands ('|'-separated).
+# ZRANGE reads 100 members of a 150-member sorted set (skiplist encoding) filled beforehand.
+CUSTOM=${CUSTOM:-ZRANGE bench:zset 0 99|PFADD bench:hll __rand_int__}
 REDIS_PORT=${REDIS_PORT:-16379}
 OURS_PORT=${OURS_PORT:-17000}
 OUT=$(mktemp -d)
@@ -49,9 +52,19 @@ for port in "$REDIS_PORT" "$OURS_PORT"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
+for port in "$REDIS_PORT" "$OURS_PORT"; do
+  for i in $(seq 150); do echo "ZADD bench:zset $i member:$i"; done | redis-cli -p "$port" >/dev/null
+done
+
 run() { # name port pipeline round
   "${CLIENT_CPU[@]}" redis-benchmark -p "$2" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -P "$3" -t "$TESTS" --csv -q 2>/dev/null \
     | tail -n +2 | tr -d '"' | awk -F, -v who="$1" -v p="$3" -v r="$4" '{print who","p","r","$1","$2}' >>"$OUT/raw.csv"
+  local IFS='|'
+  for custom in $CUSTOM; do
+    IFS=' ' read -r -a words <<<"$custom"
+    "${CLIENT_CPU[@]}" redis-benchmark -p "$2" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -P "$3" --csv -q "${words[@]}" 2>/dev/null \
+      | tail -n +2 | tr -d '"' | awk -F, -v who="$1" -v p="$3" -v r="$4" -v name="${words[0]}" '{print who","p","r","name","$2}' >>"$OUT/raw.csv"
+  done
 }
 
 for round in $(seq "$ROUNDS"); do
