@@ -10,4 +10,5 @@ pub mod hash;
 pub mod list;
 pub mod listpack;
 pub mod set;
+pub mod skiplist;
 pub mod zset;

@@ -1,0 +1,523 @@
+//! An indexable skiplist ordered by (score, member): the order-statistic half of a large sorted
+//! set (the other half is the member → score map in [`super::zset`]).
+//!
+//! Every link carries a *span*, the number of level-0 steps it jumps, so rank ↔ node lookups
+//! are O(log n) like insertion and deletion (the structure of Redis's `zskiplist`, after Pugh).
+//! Nodes live in an arena indexed by `u32` instead of behind raw pointers: safe code, one
+//! allocation per node only for long members and tall towers. Index 0 is the header, which is
+//! never a link target, so 0 doubles as "no node".
+
+use smallvec::SmallVec;
+
+/// Tallest tower; with p = 1/4 that covers 2^64 elements.
+const MAX_LEVEL: usize = 32;
+
+/// "No node": the header's index, which no link points to.
+pub const NIL: u32 = 0;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Level {
+    forward: u32,
+    /// Level-0 steps from this node to `forward`.
+    span: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    member: Box<[u8]>,
+    score: f64,
+    backward: u32,
+    /// Three out of four nodes have one level, one in sixteen more than two.
+    levels: SmallVec<[Level; 2]>,
+}
+
+/// The skiplist. Node ids (`u32`) stay valid until that node is deleted.
+#[derive(Clone, Debug)]
+pub struct SkipList {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    tail: u32,
+    len: u32,
+    level: usize,
+    rng: u64,
+}
+
+impl Default for SkipList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// True when (`s`, `m`) sorts before (`score`, `member`).
+#[inline]
+fn before(s: f64, m: &[u8], score: f64, member: &[u8]) -> bool {
+    s < score || (s == score && m < member)
+}
+
+impl SkipList {
+    pub fn new() -> Self {
+        let header = Node {
+            member: Box::default(),
+            score: 0.0,
+            backward: NIL,
+            levels: SmallVec::from_elem(Level { forward: NIL, span: 0 }, MAX_LEVEL),
+        };
+        SkipList {
+            nodes: vec![header],
+            free: Vec::new(),
+            tail: NIL,
+            len: 0,
+            level: 1,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Approximate heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        let per_node: usize = self
+            .nodes
+            .iter()
+            .map(|n| n.member.len() + if n.levels.spilled() { n.levels.capacity() * 8 } else { 0 })
+            .sum();
+        self.nodes.capacity() * std::mem::size_of::<Node>() + self.free.capacity() * 4 + per_node
+    }
+
+    #[inline]
+    fn fwd(&self, x: u32, i: usize) -> u32 {
+        self.nodes[x as usize].levels[i].forward
+    }
+
+    #[inline]
+    fn span(&self, x: u32, i: usize) -> u32 {
+        self.nodes[x as usize].levels[i].span
+    }
+
+    /// The member and score of node `id`.
+    #[inline]
+    pub fn get(&self, id: u32) -> (&[u8], f64) {
+        let n = &self.nodes[id as usize];
+        (&n.member, n.score)
+    }
+
+    pub fn first(&self) -> Option<u32> {
+        Some(self.fwd(NIL, 0)).filter(|&x| x != NIL)
+    }
+
+    pub fn last(&self) -> Option<u32> {
+        Some(self.tail).filter(|&x| x != NIL)
+    }
+
+    #[inline]
+    pub fn next(&self, id: u32) -> Option<u32> {
+        Some(self.fwd(id, 0)).filter(|&x| x != NIL)
+    }
+
+    #[inline]
+    pub fn prev(&self, id: u32) -> Option<u32> {
+        Some(self.nodes[id as usize].backward).filter(|&x| x != NIL)
+    }
+
+    fn random_level(&mut self) -> usize {
+        // xorshift64*: levels only need to be unpredictable-looking, not secret.
+        let mut level = 1;
+        loop {
+            self.rng ^= self.rng >> 12;
+            self.rng ^= self.rng << 25;
+            self.rng ^= self.rng >> 27;
+            let r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
+            if level < MAX_LEVEL && (r & 0xFFFF) < 0xFFFF / 4 {
+                level += 1;
+            } else {
+                return level;
+            }
+        }
+    }
+
+    fn alloc(&mut self, node: Node) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        }
+    }
+
+    /// For each level, the last node before (`score`, `member`), and its rank.
+    fn find_update(&self, score: f64, member: &[u8]) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
+        let mut update = [NIL; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
+        let mut x = NIL;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = &self.nodes[f as usize];
+                if !before(n.score, &n.member, score, member) {
+                    break;
+                }
+                rank[i] += self.span(x, i);
+                x = f;
+            }
+            update[i] = x;
+        }
+        (update, rank)
+    }
+
+    /// Inserts a member that is not present. Returns its node id.
+    pub fn insert(&mut self, score: f64, member: &[u8]) -> u32 {
+        self.insert_boxed(score, member.into())
+    }
+
+    fn insert_boxed(&mut self, score: f64, member: Box<[u8]>) -> u32 {
+        let (mut update, mut rank) = self.find_update(score, &member);
+        let level = self.random_level();
+        if level > self.level {
+            for i in self.level..level {
+                rank[i] = 0;
+                update[i] = NIL;
+                self.nodes[0].levels[i].span = self.len;
+            }
+            self.level = level;
+        }
+        let id = self.alloc(Node {
+            member,
+            score,
+            backward: NIL,
+            levels: SmallVec::from_elem(Level { forward: NIL, span: 0 }, level),
+        });
+        for i in 0..level {
+            let u = update[i] as usize;
+            let ul = self.nodes[u].levels[i];
+            let steps = rank[0] - rank[i];
+            self.nodes[id as usize].levels[i] =
+                Level { forward: ul.forward, span: ul.span - steps };
+            self.nodes[u].levels[i] = Level { forward: id, span: steps + 1 };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
+            self.nodes[u as usize].levels[i].span += 1;
+        }
+        self.nodes[id as usize].backward = update[0];
+        match self.fwd(id, 0) {
+            NIL => self.tail = id,
+            f => self.nodes[f as usize].backward = id,
+        }
+        self.len += 1;
+        id
+    }
+
+    /// Unlinks node `x` given its predecessors and frees it; returns its member.
+    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) -> Box<[u8]> {
+        let xl = self.nodes[x as usize].levels.len();
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            if i < xl && self.fwd(u, i) == x {
+                let l = self.nodes[x as usize].levels[i];
+                let ul = &mut self.nodes[u as usize].levels[i];
+                ul.span = ul.span + l.span - 1;
+                ul.forward = l.forward;
+            } else {
+                self.nodes[u as usize].levels[i].span -= 1;
+            }
+        }
+        let back = self.nodes[x as usize].backward;
+        match self.fwd(x, 0) {
+            NIL => self.tail = back,
+            f => self.nodes[f as usize].backward = back,
+        }
+        while self.level > 1 && self.fwd(NIL, self.level - 1) == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+        let node = &mut self.nodes[x as usize];
+        node.levels = SmallVec::new();
+        let member = std::mem::take(&mut node.member);
+        if self.len == 0 {
+            // Give the arena back once empty (it is never shrunk otherwise).
+            self.nodes.truncate(1);
+            self.free = Vec::new();
+        } else {
+            self.free.push(x);
+        }
+        member
+    }
+
+    /// Deletes (`score`, `member`); false if absent.
+    pub fn delete(&mut self, score: f64, member: &[u8]) -> bool {
+        let (update, _) = self.find_update(score, member);
+        let x = self.fwd(update[0], 0);
+        if x == NIL
+            || self.nodes[x as usize].score != score
+            || *self.nodes[x as usize].member != *member
+        {
+            return false;
+        }
+        self.unlink(x, &update);
+        true
+    }
+
+    /// Changes the score of the present (`score`, `member`) to `new`. Moves the node only when
+    /// its position changes.
+    pub fn update_score(&mut self, score: f64, member: &[u8], new: f64) {
+        let (update, _) = self.find_update(score, member);
+        let x = self.fwd(update[0], 0);
+        debug_assert!(x != NIL && *self.nodes[x as usize].member == *member);
+        let back = self.nodes[x as usize].backward;
+        let next = self.fwd(x, 0);
+        let fits_before = back == NIL || {
+            let b = &self.nodes[back as usize];
+            before(b.score, &b.member, new, member)
+        };
+        let fits_after = next == NIL || {
+            let n = &self.nodes[next as usize];
+            before(new, member, n.score, &n.member)
+        };
+        if fits_before && fits_after {
+            self.nodes[x as usize].score = new;
+            return;
+        }
+        let boxed = self.unlink(x, &update);
+        self.insert_boxed(new, boxed);
+    }
+
+    /// 1-based rank of (`score`, `member`), if present.
+    pub fn rank(&self, score: f64, member: &[u8]) -> Option<usize> {
+        let mut x = NIL;
+        let mut rank = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = &self.nodes[f as usize];
+                if !(n.score < score || (n.score == score && *n.member <= *member)) {
+                    break;
+                }
+                rank += self.span(x, i) as usize;
+                x = f;
+            }
+            if x != NIL && *self.nodes[x as usize].member == *member {
+                return Some(rank);
+            }
+        }
+        None
+    }
+
+    /// The node at 1-based `rank`.
+    pub fn by_rank(&self, rank: usize) -> Option<u32> {
+        if rank == 0 || rank > self.len() {
+            return None;
+        }
+        let mut x = NIL;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL || traversed + self.span(x, i) as usize > rank {
+                    break;
+                }
+                traversed += self.span(x, i) as usize;
+                x = f;
+            }
+            if traversed == rank {
+                return Some(x);
+            }
+        }
+        None
+    }
+
+    /// The first node for which `below` is false (`below` must hold for a prefix of the
+    /// list), with its 1-based rank.
+    pub fn first_where_not(&self, below: impl Fn(f64, &[u8]) -> bool) -> Option<(u32, usize)> {
+        let mut x = NIL;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = &self.nodes[f as usize];
+                if !below(n.score, &n.member) {
+                    break;
+                }
+                traversed += self.span(x, i) as usize;
+                x = f;
+            }
+        }
+        let f = self.fwd(x, 0);
+        (f != NIL).then_some((f, traversed + 1))
+    }
+
+    /// The last node for which `within` holds (`within` must hold for a prefix of the list),
+    /// with its 1-based rank.
+    pub fn last_where(&self, within: impl Fn(f64, &[u8]) -> bool) -> Option<(u32, usize)> {
+        let mut x = NIL;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL {
+                    break;
+                }
+                let n = &self.nodes[f as usize];
+                if !within(n.score, &n.member) {
+                    break;
+                }
+                traversed += self.span(x, i) as usize;
+                x = f;
+            }
+        }
+        (x != NIL).then_some((x, traversed))
+    }
+
+    /// Deletes the nodes of 1-based ranks `start..=end`, handing each member to `removed`.
+    pub fn delete_rank_range(&mut self, start: usize, end: usize, mut removed: impl FnMut(&[u8])) {
+        if start == 0 || start > end {
+            return;
+        }
+        let mut update = [NIL; MAX_LEVEL];
+        let mut x = NIL;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f == NIL || traversed + self.span(x, i) as usize >= start {
+                    break;
+                }
+                traversed += self.span(x, i) as usize;
+                x = f;
+            }
+            update[i] = x;
+        }
+        let mut rank = traversed + 1;
+        let mut x = self.fwd(x, 0);
+        while x != NIL && rank <= end {
+            let next = self.fwd(x, 0);
+            let member = self.unlink(x, &update);
+            removed(&member);
+            rank += 1;
+            x = next;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// (score bits made orderable, member) model.
+    type Model = BTreeSet<(OrdF64, Vec<u8>)>;
+
+    #[derive(Clone, Copy, PartialEq, PartialOrd, Debug)]
+    struct OrdF64(f64);
+    impl Eq for OrdF64 {}
+    #[allow(clippy::derive_ord_xor_partial_ord)]
+    impl Ord for OrdF64 {
+        fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+            self.0.partial_cmp(&o.0).expect("no NaN")
+        }
+    }
+
+    fn check(sl: &SkipList, model: &Model) {
+        assert_eq!(sl.len(), model.len());
+        let got: Vec<(f64, Vec<u8>)> = std::iter::successors(sl.first(), |&x| sl.next(x))
+            .map(|x| (sl.get(x).1, sl.get(x).0.to_vec()))
+            .collect();
+        let want: Vec<(f64, Vec<u8>)> = model.iter().map(|(s, m)| (s.0, m.clone())).collect();
+        assert_eq!(got, want);
+        let back: Vec<u32> = std::iter::successors(sl.last(), |&x| sl.prev(x)).collect();
+        assert_eq!(back.len(), model.len());
+        for (i, (s, m)) in model.iter().enumerate() {
+            assert_eq!(sl.rank(s.0, m), Some(i + 1));
+            let id = sl.by_rank(i + 1).unwrap();
+            assert_eq!(sl.get(id), (&m[..], s.0));
+        }
+        assert_eq!(sl.by_rank(model.len() + 1), None);
+    }
+
+    #[test]
+    fn randomized_against_a_btreeset() {
+        let mut sl = SkipList::new();
+        let mut model = Model::new();
+        let mut seed = 42u64;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        for step in 0..6000 {
+            let member = format!("m{}", rnd() % 300).into_bytes();
+            let score = (rnd() % 20) as f64;
+            let present = model.iter().find(|(_, m)| *m == member).cloned();
+            match (rnd() % 4, present) {
+                (0 | 1, None) => {
+                    sl.insert(score, &member);
+                    model.insert((OrdF64(score), member));
+                }
+                (2, Some((s, m))) => {
+                    sl.update_score(s.0, &m, score);
+                    model.remove(&(s, m.clone()));
+                    model.insert((OrdF64(score), m));
+                }
+                (_, Some((s, m))) => {
+                    assert!(sl.delete(s.0, &m));
+                    assert!(!sl.delete(s.0, &m));
+                    model.remove(&(s, m));
+                }
+                _ => {}
+            }
+            if step % 500 == 0 {
+                check(&sl, &model);
+            }
+            if step % 1000 == 999 {
+                let (a, b) = (rnd() as usize % 40 + 1, rnd() as usize % 40 + 1);
+                let (start, end) = (a.min(b), a.max(b));
+                let mut removed = Vec::new();
+                sl.delete_rank_range(start, end, |m| removed.push(m.to_vec()));
+                let gone: Vec<_> =
+                    model.iter().skip(start - 1).take(end - start + 1).cloned().collect();
+                assert_eq!(removed, gone.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>());
+                for g in gone {
+                    model.remove(&g);
+                }
+            }
+            // Range searches agree with the model.
+            let lo = (rnd() % 20) as f64;
+            let first = sl.first_where_not(|s, _| s < lo).map(|(x, r)| (sl.get(x).0.to_vec(), r));
+            let want = model
+                .iter()
+                .enumerate()
+                .find(|(_, (s, _))| s.0 >= lo)
+                .map(|(i, (_, m))| (m.clone(), i + 1));
+            assert_eq!(first, want);
+            let last = sl.last_where(|s, _| s <= lo).map(|(x, r)| (sl.get(x).0.to_vec(), r));
+            let want = model
+                .iter()
+                .enumerate()
+                .rfind(|(_, (s, _))| s.0 <= lo)
+                .map(|(i, (_, m))| (m.clone(), i + 1));
+            assert_eq!(last, want);
+        }
+        check(&sl, &model);
+        let n = sl.len();
+        sl.delete_rank_range(1, n, |_| {});
+        assert!(sl.is_empty());
+        assert_eq!(sl.first(), None);
+        assert_eq!(sl.last(), None);
+    }
+}
