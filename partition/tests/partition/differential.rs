@@ -117,6 +117,168 @@ fn keyspace(g: &mut Gen) -> Command {
     ordered(args)
 }
 
+/// A score: integers, fractions, infinities, and a bad one now and then.
+fn score(g: &mut Gen) -> String {
+    match g.rng.random_range(0..10) {
+        0 => g.pick(&["inf", "-inf", "+inf", "1.5", "-0.5", "1e-3", "nan", "x"]).into(),
+        _ => g.int(-5, 20),
+    }
+}
+
+/// A score range bound: inclusive, exclusive, infinite.
+fn score_bound(g: &mut Gen) -> String {
+    match g.rng.random_range(0..6) {
+        0 => "-inf".into(),
+        1 => "+inf".into(),
+        2 => format!("({}", g.int(-5, 20)),
+        _ => g.int(-5, 20),
+    }
+}
+
+/// A lex range bound.
+fn lex_bound(g: &mut Gen) -> String {
+    let m = member(g);
+    g.pick(&["-", "+", "[", "(", "x"]).to_string() + if g.chance(60) { &m } else { "" }
+}
+
+/// A member: few enough that they collide; some long enough to leave the compact encoding.
+fn member(g: &mut Gen) -> String {
+    match g.rng.random_range(0..12) {
+        0 => "m".repeat(70),
+        1..=3 => g.int(0, 30),
+        _ => format!("m{}", g.rng.random_range(0..20)),
+    }
+}
+
+/// A sorted set whose members all have score 0: lexicographic ranges are only defined on
+/// those (with mixed scores Redis's answer depends on its skiplist's random levels).
+fn lex_key(g: &mut Gen) -> String {
+    format!("lex{}", g.rng.random_range(0..2))
+}
+
+fn zsets(g: &mut Gen) -> Command {
+    if g.chance(20) {
+        return lex_zsets(g);
+    }
+    let k = g.key();
+    let range_opts = |g: &mut Gen, args: &mut Vec<String>, scores_ok: bool| {
+        if scores_ok && g.chance(40) {
+            args.push("WITHSCORES".into());
+        }
+        if g.chance(30) {
+            args.extend(["LIMIT".into(), g.int(-1, 3), g.int(-2, 5)]);
+        }
+    };
+    let args: Vec<String> = match g.rng.random_range(0..24) {
+        0..=3 => {
+            let mut args = vec!["ZADD".into(), k];
+            for _ in 0..g.rng.random_range(0..2) {
+                args.push(g.pick(&["NX", "XX", "GT", "LT", "CH", "INCR"]).into());
+            }
+            for _ in 0..g.rng.random_range(1..4) {
+                args.push(score(g));
+                args.push(member(g));
+            }
+            args
+        }
+        4 => vec!["ZINCRBY".into(), k, score(g), member(g)],
+        5 => vec!["ZREM".into(), k, member(g), member(g)],
+        6 => vec!["ZCARD".into(), k],
+        7 => vec!["ZSCORE".into(), k, member(g)],
+        8 => vec!["ZMSCORE".into(), k, member(g), member(g)],
+        // WITHSCORE is Redis 7.2's, which the 7.0.15 reference lacks.
+        9 => vec![g.pick(&["ZRANK", "ZREVRANK"]).into(), k, member(g)],
+        10 | 11 => {
+            let mut args = vec!["ZRANGE".into(), k];
+            match g.rng.random_range(0..3) {
+                0 => args.extend([g.int(-5, 5), g.int(-5, 10)]),
+                _ => {
+                    args.extend([score_bound(g), score_bound(g), "BYSCORE".into()]);
+                }
+            }
+            if g.chance(30) {
+                args.push("REV".into());
+            }
+            let by = args.len() > 4;
+            range_opts(g, &mut args, true);
+            if !by && args.contains(&"LIMIT".to_string()) && g.chance(70) {
+                args.retain(|a| a != "LIMIT");
+                args.truncate(4);
+            }
+            args
+        }
+        12 => {
+            let name = g.pick(&["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]);
+            let mut args = vec![name.into(), k, score_bound(g), score_bound(g)];
+            range_opts(g, &mut args, true);
+            args
+        }
+        13 | 14 => vec!["ZCOUNT".into(), k, score_bound(g), score_bound(g)],
+        15 => vec!["ZCARD".into(), k],
+        16 => {
+            let mut args = vec![g.pick(&["ZPOPMIN", "ZPOPMAX"]).into(), k];
+            if g.chance(50) {
+                args.push(g.int(-1, 4));
+            }
+            args
+        }
+        17 => vec!["ZREMRANGEBYRANK".into(), k, g.int(-4, 2), g.int(-2, 4)],
+        18 => vec!["ZREMRANGEBYSCORE".into(), k, score_bound(g), score_bound(g)],
+        19 => vec!["ZSCORE".into(), k, member(g)],
+        20 => {
+            let name = g.pick(&["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]);
+            let mut args = vec![name.into(), k, "2".into(), g.key(), g.key()];
+            if name != "ZDIFFSTORE" && g.chance(50) {
+                args.extend(["WEIGHTS".into(), g.int(-2, 3), score(g)]);
+            }
+            if name != "ZDIFFSTORE" && g.chance(50) {
+                args.extend(["AGGREGATE".into(), g.pick(&["SUM", "MIN", "MAX"]).into()]);
+            }
+            args
+        }
+        21 => {
+            let name = g.pick(&["ZUNION", "ZINTER", "ZDIFF"]);
+            vec![name.into(), "2".into(), k, g.key(), "WITHSCORES".into()]
+        }
+        22 => vec!["ZINTERCARD".into(), "2".into(), k, g.key(), "LIMIT".into(), g.int(0, 3)],
+        _ => {
+            let mut args = vec!["ZRANGESTORE".into(), g.key(), k, g.int(-3, 3), g.int(-3, 5)];
+            if g.chance(30) {
+                args.push("REV".into());
+            }
+            args
+        }
+    };
+    ordered(args)
+}
+
+/// Lexicographic commands on sorted sets whose scores are all 0.
+fn lex_zsets(g: &mut Gen) -> Command {
+    let k = lex_key(g);
+    let args: Vec<String> = match g.rng.random_range(0..7) {
+        0 | 1 => vec!["ZADD".into(), k, "0".into(), member(g), "0".into(), member(g)],
+        2 => {
+            let name = g.pick(&["ZRANGEBYLEX", "ZREVRANGEBYLEX"]);
+            let mut args = vec![name.into(), k, lex_bound(g), lex_bound(g)];
+            if g.chance(30) {
+                args.extend(["LIMIT".into(), g.int(-1, 3), g.int(-2, 5)]);
+            }
+            args
+        }
+        3 => {
+            let mut args = vec!["ZRANGE".into(), k, lex_bound(g), lex_bound(g), "BYLEX".into()];
+            if g.chance(30) {
+                args.push("REV".into());
+            }
+            args
+        }
+        4 => vec!["ZLEXCOUNT".into(), k, lex_bound(g), lex_bound(g)],
+        5 => vec!["ZREMRANGEBYLEX".into(), k, lex_bound(g), lex_bound(g)],
+        _ => vec!["ZREM".into(), k, member(g)],
+    };
+    ordered(args)
+}
+
 /// A transaction of a few commands from the other generators, sometimes doomed by a
 /// queuing error, sometimes discarded.
 fn transaction(g: &mut Gen) -> Vec<Command> {
@@ -138,7 +300,14 @@ fn transaction(g: &mut Gen) -> Vec<Command> {
 }
 
 /// The family generators run by the test.
-const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace];
+const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace, zsets];
+
+/// Encoding limits set at the start of a run.
+const SMALL_LIMITS: &[(&str, &str)] = &[
+    ("zset-max-listpack-entries", "8"),
+    ("hash-max-listpack-entries", "8"),
+    ("set-max-intset-entries", "8"),
+];
 
 /// Sends one command and reads exactly one reply frame.
 fn call(s: &mut TcpStream, buf: &mut BytesMut, args: &[String]) -> Frame {
@@ -184,6 +353,12 @@ fn run(seed: u64, commands: usize, resp3: bool) {
     if resp3 {
         call(&mut a, &mut abuf, &["HELLO".into(), "3".into()]);
         call(&mut b, &mut bbuf, &["HELLO".into(), "3".into()]);
+    }
+    // Small compact-encoding limits, so that conversions happen on small keys too.
+    for (name, value) in SMALL_LIMITS {
+        let args = ["CONFIG".to_string(), "SET".into(), name.to_string(), value.to_string()];
+        call(&mut a, &mut abuf, &args);
+        call(&mut b, &mut bbuf, &args);
     }
     let mut g = Gen { rng: StdRng::seed_from_u64(seed) };
     let started = Instant::now();
