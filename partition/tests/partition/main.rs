@@ -9,6 +9,7 @@ mod util;
 static ALLOCATOR: partition::alloc::Counting = partition::alloc::Counting;
 
 mod bitmap;
+mod blocking;
 mod client;
 mod command;
 mod connection;

@@ -84,18 +84,6 @@ async fn watch_is_invalidated_by_another_clients_write() {
     must_send(&mut a, &["EXEC"], b"_\r\n").await;
 }
 
-/// Sends HELLO 3 and consumes its whole reply.
-async fn switch_to_resp3(s: &mut tokio::net::TcpStream) {
-    use tokio::io::AsyncWriteExt;
-    s.write_all(&resp(&["HELLO", "3"])).await.unwrap();
-    let mut got = Vec::new();
-    while !got.ends_with(b"modules\r\n*0\r\n") {
-        let more = must_read(s, 1).await;
-        assert!(!more.is_empty(), "HELLO reply cut short: {got:?}");
-        got.extend(more);
-    }
-}
-
 #[tokio::test]
 async fn watch_sees_own_writes_unwatch_and_discard() {
     let srv = start_server().await;

@@ -179,3 +179,14 @@ pub fn start_reference_redis() -> ReferenceRedis {
     }
     ReferenceRedis { child, port }
 }
+
+/// Sends HELLO 3 and consumes its whole reply.
+pub async fn switch_to_resp3(s: &mut TcpStream) {
+    s.write_all(&resp(&["HELLO", "3"])).await.unwrap();
+    let mut got = Vec::new();
+    while !got.ends_with(b"modules\r\n*0\r\n") {
+        let more = must_read(s, 1).await;
+        assert!(!more.is_empty(), "HELLO reply cut short: {got:?}");
+        got.extend(more);
+    }
+}
