@@ -200,7 +200,7 @@ fn keys(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 /// Parses a SCAN cursor as Redis does with `strtoul`: an optional sign then decimal digits up
 /// to the end (or an embedded NUL, where C stops reading); a negative number wraps around; an
 /// empty cursor is 0; leading whitespace, junk or overflow is "invalid cursor".
-fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::err("invalid cursor");
     let text = arg.split(|&b| b == 0).next().unwrap_or_default();
     if text.is_empty() {
