@@ -7,6 +7,7 @@
 //! command families (`cmd::hash`, `cmd::list` …) need.
 
 pub mod hash;
+pub mod intset;
 pub mod list;
 pub mod listpack;
 pub mod set;
