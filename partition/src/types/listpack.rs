@@ -377,15 +377,29 @@ impl Listpack {
     /// Inserts `value` before the entry at `pos` (`pos == self.bytes()` appends). Returns the
     /// position of the new entry.
     pub fn insert(&mut self, pos: usize, value: &[u8]) -> usize {
-        let enc = Encoded::of(value);
-        let size = enc.size();
-        let total = size + backlen_size(size);
-        let mut entry = Vec::with_capacity(total);
-        enc.write(&mut entry);
-        debug_assert_eq!(entry.len(), total);
-        self.buf.splice(pos..pos, entry);
+        // Encoded at the end and rotated into place: no temporary buffer (LPUSH is hot).
+        let old_len = self.buf.len();
+        Encoded::of(value).write(&mut self.buf);
+        let total = self.buf.len() - old_len;
+        self.buf[pos..].rotate_right(total);
         self.count += 1;
         pos
+    }
+
+    /// Moves the entries from index `at` on into a new listpack (splitting a list node).
+    pub fn split_off(&mut self, at: usize) -> Listpack {
+        let Some(pos) = self.seek(at as i64) else {
+            return Listpack::new();
+        };
+        let moved = self.count - at as u32;
+        self.count = at as u32;
+        Listpack { buf: self.buf.split_off(pos), count: moved }
+    }
+
+    /// Moves every entry of `other` to the end of this listpack (merging list nodes).
+    pub fn append(&mut self, other: &mut Listpack) {
+        self.buf.append(&mut other.buf);
+        self.count += std::mem::take(&mut other.count);
     }
 
     pub fn push_back(&mut self, value: &[u8]) {
@@ -585,6 +599,24 @@ mod tests {
         assert!(lp.is_empty());
         assert_eq!(lp.bytes(), 0);
         assert_eq!(lp.first(), None);
+    }
+
+    #[test]
+    fn split_off_and_append() {
+        let mut lp = Listpack::new();
+        for v in ["a", "1", "bb", "-300", "c"] {
+            lp.push_back(v.as_bytes());
+        }
+        let mut tail = lp.split_off(2);
+        assert_eq!(texts(&lp), [b"a".to_vec(), b"1".to_vec()]);
+        assert_eq!(texts(&tail), [b"bb".to_vec(), b"-300".to_vec(), b"c".to_vec()]);
+        assert_eq!(tail.len(), 3);
+        assert!(lp.split_off(2).is_empty());
+        lp.append(&mut tail);
+        assert!(tail.is_empty() && tail.bytes() == 0);
+        assert_eq!(lp.len(), 5);
+        assert_eq!(lp.get(lp.last().unwrap()), Elem::Str(b"c"));
+        assert_eq!(lp.get(lp.seek(3).unwrap()), Elem::Int(-300));
     }
 
     #[test]
