@@ -178,6 +178,7 @@ fn set_pairs(ctx: &mut Ctx, args: &[Bytes]) -> Result<i64, CmdError> {
     for pair in args[2..].chunks_exact(2) {
         created += i64::from(h.set(&pair[0], &pair[1], limits));
     }
+    h.trim();
     written(ctx, key, "hset", (args.len() as u64 - 2) / 2);
     Ok(created)
 }
@@ -205,6 +206,7 @@ fn hsetnx(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     h.convert_for([&field[..], &value[..]], limits);
     h.set(field, value, limits);
+    h.trim();
     written(ctx, key, "hset", 1);
     ctx.out.integer(1);
     Ok(())
@@ -256,6 +258,7 @@ fn hdel(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     if deleted > 0 {
+        h.trim();
         ctx.signal_modified(key);
         ctx.notify(notify::HASH, "hdel", key);
         ctx.remove_if_empty(key);
@@ -336,7 +339,9 @@ fn hincrby(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let value = current.checked_add(incr).ok_or(CmdError::Overflow)?;
     let limits = limits(ctx);
     let text = itoa::Buffer::new().format(value).as_bytes().to_vec();
-    write(ctx, key).set(field, &text, limits);
+    let h = write(ctx, key);
+    h.set(field, &text, limits);
+    h.trim();
     ctx.out.integer(value);
     written(ctx, key, "hincrby", 1);
     Ok(())
@@ -368,7 +373,9 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let text = sum.to_human_string();
     let limits = limits(ctx);
-    write(ctx, key).set(field, text.as_bytes(), limits);
+    let h = write(ctx, key);
+    h.set(field, text.as_bytes(), limits);
+    h.trim();
     ctx.out.bulk(text.as_bytes());
     written(ctx, key, "hincrbyfloat", 1);
     Ok(())

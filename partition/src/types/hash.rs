@@ -165,15 +165,12 @@ impl Hash {
                 if let Some(pos) = lp.find(lp.first(), field, 1) {
                     let vpos = lp.next(pos).expect("a field is followed by its value");
                     lp.replace(vpos, value);
-                    trim(lp);
                     return false;
                 }
                 lp.push_back(field);
                 lp.push_back(value);
                 if lp.len() / 2 > limits.max_entries {
                     self.convert();
-                } else {
-                    trim(lp);
                 }
                 true
             }
@@ -199,12 +196,19 @@ impl Hash {
             Hash::Listpack(lp) => match lp.find(lp.first(), field, 1) {
                 Some(pos) => {
                     lp.delete(pos, 2);
-                    trim(lp);
                     true
                 }
                 None => false,
             },
             Hash::Table(d) => d.remove(field).is_some(),
+        }
+    }
+
+    /// Gives back spare capacity: call once at the end of a command that changed the hash, so
+    /// a batch of writes grows the buffer by doubling and shrinks it once.
+    pub fn trim(&mut self) {
+        if let Hash::Listpack(lp) = self {
+            trim(lp);
         }
     }
 
