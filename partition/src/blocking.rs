@@ -14,7 +14,9 @@ use bytes::Bytes;
 
 use crate::error::CmdError;
 
-/// The reply a blocked client gets when its timeout passes.
+/// The reply a blocking command gives when it cannot wait (inside MULTI/EXEC). A client whose
+/// wait times out always gets a null array instead, whatever the command, as Redis 7.0's
+/// `replyToBlockedClientTimedOut` answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutReply {
     /// A null bulk string (BLMOVE, BRPOPLPUSH).
@@ -229,7 +231,7 @@ fn serve_one(
     }
 }
 
-/// The reply a client gets when its wait times out.
+/// The reply of a blocking command that cannot wait.
 pub fn write_timeout_reply(out: &mut protocol::ReplyWriter, reply: TimeoutReply) {
     match reply {
         TimeoutReply::Null => out.null(),

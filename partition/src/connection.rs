@@ -210,9 +210,10 @@ impl Connection<'_> {
                 self.out.buffer_mut().extend_from_slice(&client.handle.outbox.take());
                 return;
             }
-            if let Some(parked) = state.blocked.unpark(id) {
+            if state.blocked.unpark(id).is_some() {
                 self.out.buffer_mut().extend_from_slice(&client.handle.outbox.take());
-                blocking::write_timeout_reply(&mut self.out, parked.request.on_timeout);
+                // Every timed-out wait answers a null array (BLMOVE's too), as Redis 7.0 does.
+                self.out.null_array();
             }
         } else {
             self.out.buffer_mut().extend_from_slice(&client.handle.outbox.take());

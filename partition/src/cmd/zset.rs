@@ -1113,8 +1113,11 @@ fn set_op(
         } else {
             lookup_read(ctx.state, key, now, touch)
         };
+        // Plain sets are accepted as inputs, every member scoring 1.
         if let Some(e) = entry {
-            e.value.as_zset()?;
+            if !matches!(e.value, Value::Set(_)) {
+                e.value.as_zset()?;
+            }
         }
     }
     let mut weights = vec![1.0f64; numkeys];
@@ -1159,15 +1162,24 @@ fn set_op(
     // Copy the inputs out (weighted), then compute.
     let mut inputs: Vec<Option<Input>> = Vec::with_capacity(numkeys);
     for (key, &w) in keys.iter().zip(&weights) {
-        let zs = ctx.state.keyspace.peek(key, now).map(|e| e.value.as_zset()).transpose()?;
-        inputs.push(zs.map(|z| {
-            z.iter()
-                .map(|(m, s)| {
-                    let v = w * s;
-                    (m.to_vec(), if v.is_nan() { 0.0 } else { v })
-                })
-                .collect()
-        }));
+        let weighted = |s: f64| {
+            let v = w * s;
+            if v.is_nan() {
+                0.0
+            } else {
+                v
+            }
+        };
+        let input = match ctx.state.keyspace.peek(key, now).map(|e| &e.value) {
+            None => None,
+            Some(Value::Set(set)) => {
+                Some(set.iter().map(|m| (m.to_vec(), weighted(1.0))).collect())
+            }
+            Some(other) => {
+                Some(other.as_zset()?.iter().map(|(m, s)| (m.to_vec(), weighted(s))).collect())
+            }
+        };
+        inputs.push(input);
     }
     let result: Vec<(Vec<u8>, f64)> = match op {
         SetOp::Union => {

@@ -279,6 +279,146 @@ fn lex_zsets(g: &mut Gen) -> Command {
     ordered(args)
 }
 
+/// A hash field: few, so they collide; one long enough to leave the listpack encoding.
+fn field(g: &mut Gen) -> String {
+    match g.rng.random_range(0..15) {
+        0 => "f".repeat(70),
+        1..=3 => g.int(0, 9),
+        _ => format!("f{}", g.rng.random_range(0..12)),
+    }
+}
+
+fn hashes(g: &mut Gen) -> Command {
+    let k = g.key();
+    let args: Vec<String> = match g.rng.random_range(0..16) {
+        0..=2 => {
+            let mut args = vec![g.pick(&["HSET", "HMSET"]).into(), k];
+            for _ in 0..g.rng.random_range(1..4) {
+                args.push(field(g));
+                args.push(g.value());
+            }
+            args
+        }
+        3 => vec!["HSETNX".into(), k, field(g), g.value()],
+        4 => vec!["HGET".into(), k, field(g)],
+        5 => vec!["HMGET".into(), k, field(g), field(g)],
+        6 => vec!["HDEL".into(), k, field(g), field(g)],
+        7 => vec!["HEXISTS".into(), k, field(g)],
+        8 => vec!["HLEN".into(), k],
+        9 => vec!["HSTRLEN".into(), k, field(g)],
+        10 => return Command { args: vec!["HKEYS".into(), k], unordered: true },
+        11 => return Command { args: vec!["HVALS".into(), k], unordered: true },
+        12 => return Command { args: vec!["HGETALL".into(), k], unordered: true },
+        13 => vec!["HINCRBY".into(), k, field(g), g.int(-10, 10)],
+        14 => vec!["HINCRBYFLOAT".into(), k, field(g), g.pick(&["1.5", "-2", "x", "1e2"]).into()],
+        _ => vec!["OBJECT".into(), "ENCODING".into(), k],
+    };
+    ordered(args)
+}
+
+fn sets(g: &mut Gen) -> Command {
+    let k = g.key();
+    let unordered = |args: Vec<String>| Command { args, unordered: true };
+    let args: Vec<String> = match g.rng.random_range(0..17) {
+        0..=2 => {
+            let mut args = vec!["SADD".into(), k];
+            for _ in 0..g.rng.random_range(1..4) {
+                args.push(member(g));
+            }
+            args
+        }
+        3 => vec!["SREM".into(), k, member(g), member(g)],
+        4 => vec!["SCARD".into(), k],
+        5 => vec!["SISMEMBER".into(), k, member(g)],
+        6 => vec!["SMISMEMBER".into(), k, member(g), member(g)],
+        7 => return unordered(vec!["SMEMBERS".into(), k]),
+        8 => vec!["SMOVE".into(), k, g.key(), member(g)],
+        9 => return unordered(vec!["SINTER".into(), k, g.key()]),
+        10 => return unordered(vec!["SUNION".into(), k, g.key()]),
+        11 => return unordered(vec!["SDIFF".into(), k, g.key()]),
+        12 => {
+            vec![g.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]).into(), g.key(), k, g.key()]
+        }
+        13 => vec!["SINTERCARD".into(), "2".into(), k, g.key(), "LIMIT".into(), g.int(0, 3)],
+        14 => vec!["OBJECT".into(), "ENCODING".into(), k],
+        // Which members a pop takes is random; how many is not.
+        15 => vec!["SCARD".into(), g.key()],
+        _ => {
+            let name = g.pick(&["ZUNIONSTORE", "ZINTERSTORE"]);
+            vec![name.into(), g.key(), "2".into(), k, g.key()]
+        }
+    };
+    ordered(args)
+}
+
+fn lists(g: &mut Gen) -> Command {
+    let k = g.key();
+    let args: Vec<String> = match g.rng.random_range(0..20) {
+        0..=2 => {
+            let mut args = vec![g.pick(&["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]).into(), k];
+            for _ in 0..g.rng.random_range(1..4) {
+                args.push(g.value());
+            }
+            args
+        }
+        3 => {
+            let mut args = vec![g.pick(&["LPOP", "RPOP"]).into(), k];
+            if g.chance(40) {
+                args.push(g.int(-1, 4));
+            }
+            args
+        }
+        4 => vec!["LLEN".into(), k],
+        5 | 6 => vec!["LRANGE".into(), k, g.int(-6, 3), g.int(-3, 8)],
+        7 => vec!["LINDEX".into(), k, g.int(-6, 6)],
+        8 => vec!["LSET".into(), k, g.int(-4, 4), g.value()],
+        9 => vec![
+            "LINSERT".into(),
+            k,
+            g.pick(&["BEFORE", "AFTER", "MIDDLE"]).into(),
+            g.value(),
+            g.value(),
+        ],
+        10 => vec!["LREM".into(), k, g.int(-2, 2), g.value()],
+        11 => vec!["LTRIM".into(), k, g.int(-5, 3), g.int(-3, 6)],
+        12 => {
+            let mut args = vec!["LPOS".into(), k, g.value()];
+            if g.chance(40) {
+                args.extend(["RANK".into(), g.int(-2, 2)]);
+            }
+            if g.chance(40) {
+                args.extend(["COUNT".into(), g.int(0, 3)]);
+            }
+            if g.chance(20) {
+                args.extend(["MAXLEN".into(), g.int(0, 5)]);
+            }
+            args
+        }
+        13 => vec![
+            "LMOVE".into(),
+            k,
+            g.key(),
+            g.pick(&["LEFT", "RIGHT"]).into(),
+            g.pick(&["LEFT", "RIGHT"]).into(),
+        ],
+        14 => vec!["RPOPLPUSH".into(), k, g.key()],
+        15 => {
+            let mut args =
+                vec!["LMPOP".into(), "2".into(), k, g.key(), g.pick(&["LEFT", "RIGHT"]).into()];
+            if g.chance(50) {
+                args.extend(["COUNT".into(), g.int(0, 3)]);
+            }
+            args
+        }
+        // Data is there or it is not: with a tiny timeout neither server waits long.
+        16 => vec![g.pick(&["BLPOP", "BRPOP"]).into(), k, g.key(), "0.01".into()],
+        17 => vec!["BLMOVE".into(), k, g.key(), "LEFT".into(), "RIGHT".into(), "0.01".into()],
+        18 => vec!["OBJECT".into(), "ENCODING".into(), k],
+        _ => vec!["LLEN".into(), g.key()],
+    };
+    ordered(args)
+}
+
 /// A transaction of a few commands from the other generators, sometimes doomed by a
 /// queuing error, sometimes discarded.
 fn transaction(g: &mut Gen) -> Vec<Command> {
@@ -300,7 +440,7 @@ fn transaction(g: &mut Gen) -> Vec<Command> {
 }
 
 /// The family generators run by the test.
-const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace, zsets];
+const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace, zsets, hashes, sets, lists];
 
 /// Encoding limits set at the start of a run.
 const SMALL_LIMITS: &[(&str, &str)] = &[
