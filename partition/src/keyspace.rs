@@ -124,6 +124,10 @@ pub struct Keyspace {
     expired_log: Vec<Vec<u8>>,
     /// Whether lazy expiry records the names of the keys it deletes.
     pub log_expired: bool,
+    /// Keys created since the last [`Keyspace::take_created`], recorded only while `new`
+    /// keyspace events are enabled ([`Keyspace::log_created`]).
+    created_log: Vec<Vec<u8>>,
+    pub log_created: bool,
 }
 
 impl Default for Keyspace {
@@ -135,6 +139,8 @@ impl Default for Keyspace {
             expired: 0,
             expired_log: Vec::new(),
             log_expired: false,
+            created_log: Vec::new(),
+            log_created: false,
         }
     }
 }
@@ -211,6 +217,19 @@ impl Keyspace {
         std::mem::take(&mut self.expired)
     }
 
+    /// Counts a new key (and records it for `new` events when asked to).
+    fn created(&mut self, key: &[u8]) {
+        self.len += 1;
+        if self.log_created {
+            self.created_log.push(key.to_vec());
+        }
+    }
+
+    /// The keys created since the last call (only while [`Keyspace::log_created`] is on).
+    pub fn take_created(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.created_log)
+    }
+
     /// The names of the keys lazy expiry deleted since the last call (only while
     /// [`Keyspace::log_expired`] is on).
     pub fn take_expired_log(&mut self) -> Vec<Vec<u8>> {
@@ -244,7 +263,7 @@ impl Keyspace {
     /// Stores `value` under `key`, replacing any value and clearing any expiry (SET semantics).
     pub fn set(&mut self, key: &[u8], entry: Entry) {
         if self.dict_mut(key).insert(key, entry).is_none() {
-            self.len += 1;
+            self.created(key);
         }
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -254,7 +273,7 @@ impl Keyspace {
     /// Stores `value` under `key`, keeping the existing expiry (KEEPTTL / in-place updates).
     pub fn set_keep_ttl(&mut self, key: &[u8], entry: Entry) {
         if self.dict_mut(key).insert(key, entry).is_none() {
-            self.len += 1;
+            self.created(key);
         }
     }
 
@@ -270,6 +289,9 @@ impl Keyspace {
             self.slots[key_hash_slot(key) as usize].get_or_insert_with(key, make);
         if inserted {
             self.len += 1;
+            if self.log_created {
+                self.created_log.push(key.to_vec());
+            }
         }
         (entry, inserted)
     }
@@ -317,11 +339,12 @@ impl Keyspace {
     pub fn take(&mut self) -> Keyspace {
         let expired = self.take_expired();
         let log = self.take_expired_log();
-        let log_expired = self.log_expired;
+        let (log_expired, log_created) = (self.log_expired, self.log_created);
         let old = std::mem::take(self);
         self.expired = expired;
         self.expired_log = log;
         self.log_expired = log_expired;
+        self.log_created = log_created;
         old
     }
 

@@ -198,6 +198,7 @@ impl State {
         self.eviction.lfu_decay_time = number("lfu-decay-time");
         self.eviction.policy = Policy::parse(&config.get("maxmemory-policy").unwrap_or_default());
         self.refresh_expiry_log();
+        self.keyspace.log_created = crate::notify::enabled(self.notify_flags, crate::notify::NEW);
     }
 
     /// Lazy expiry records the keys it deletes only while `expired` events or WATCH need them.
@@ -239,8 +240,28 @@ impl State {
 
     /// See [`crate::cmd::Ctx::notify`].
     pub fn notify(&mut self, class: u16, event: &str, key: &[u8]) {
+        // A key's creation is announced before what the command did to it, as Redis's dbAdd
+        // publishes `new` before the command's own event.
+        self.flush_created();
+        if !crate::notify::enabled(self.notify_flags, class) {
+            return;
+        }
+        self.publish_event(event, key);
+    }
+
+    /// Publishes the `new` events of keys created since the last call.
+    pub fn flush_created(&mut self) {
+        if self.keyspace.log_created {
+            for created in self.keyspace.take_created() {
+                self.publish_event("new", &created);
+            }
+        }
+    }
+
+    /// Publishes one keyspace event on the channels `notify-keyspace-events` enables.
+    fn publish_event(&mut self, event: &str, key: &[u8]) {
         use crate::notify::{KEYEVENT, KEYSPACE};
-        if !crate::notify::enabled(self.notify_flags, class) || self.pubsub.is_empty() {
+        if self.pubsub.is_empty() {
             return;
         }
         if self.notify_flags & KEYSPACE != 0 {

@@ -270,6 +270,7 @@ fn check_and_run(
     }
     let reply_start = ctx.out.len();
     let result = (cmd.handler)(ctx, args);
+    ctx.state.flush_created();
     let finished = Instant::now();
     let micros = finished.saturating_duration_since(started).as_micros() as u64;
     // A command that blocked is counted when it is served, as Redis does.

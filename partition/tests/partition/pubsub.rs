@@ -110,6 +110,18 @@ async fn keyspace_notifications() {
     .concat();
     let got = must_read(&mut sub, expected.len()).await;
     assert_eq!(String::from_utf8_lossy(&got), expected);
+    // `n` announces new keys, before the command's own event.
+    must_send(&mut b, &["CONFIG", "SET", "notify-keyspace-events", "En$"], b"+OK\r\n").await;
+    must_send(&mut b, &["SET", "fresh", "1"], b"+OK\r\n").await;
+    must_send(&mut b, &["SET", "fresh", "2"], b"+OK\r\n").await;
+    let expected = [
+        event("__keyevent@0__:new", "fresh"),
+        event("__keyevent@0__:set", "fresh"),
+        event("__keyevent@0__:set", "fresh"),
+    ]
+    .concat();
+    let got = must_read(&mut sub, expected.len()).await;
+    assert_eq!(String::from_utf8_lossy(&got), expected);
     // Expiry is reported as `expired`, and only the classes asked for are sent.
     must_send(&mut b, &["CONFIG", "SET", "notify-keyspace-events", "Ex"], b"+OK\r\n").await;
     must_send(&mut b, &["SET", "gone", "1", "PX", "1"], b"+OK\r\n").await;
