@@ -657,38 +657,82 @@ async fn blocking_commands_served_at_once() {
     )
     .await;
     must_reply(&mut s, "blmpop 0.5 1 l2 left", "*2\r\n$2\r\nl2\r\n*1\r\n$1\r\n1\r\n").await;
-    must_reply(&mut s, "blmove l2 dst left right 0", "").await;
-    must_reply(&mut s, "exists l2", "").await;
-    must_reply(&mut s, "rpush l2 x y", "").await;
-    must_reply(&mut s, "brpoplpush l2 dst 0", "").await;
-    must_reply(&mut s, "lrange dst 0 -1", "").await;
-    must_reply(&mut s, "set s x", "").await;
-    must_reply(&mut s, "blpop s 0", "").await;
-    must_reply(&mut s, "brpop nokey s 0", "").await;
-    must_reply(&mut s, "blpop l2 s 0", "").await;
-    must_reply(&mut s, "blmove s dst left left 0", "").await;
-    must_reply(&mut s, "blmove l2 s left left 0", "").await;
-    must_reply(&mut s, "brpoplpush s dst 0", "").await;
-    must_reply(&mut s, "brpoplpush l2 s 0", "").await;
-    must_reply(&mut s, "blmpop 0 2 nokey s left", "").await;
-    must_reply(&mut s, "blpop l -1", "").await;
-    must_reply(&mut s, "blpop l abc", "").await;
-    must_reply(&mut s, "blpop l inf", "").await;
-    must_reply(&mut s, "brpop l -0.5", "").await;
-    must_reply(&mut s, "brpoplpush l x -1", "").await;
-    must_reply(&mut s, "brpoplpush l x abc", "").await;
-    must_reply(&mut s, "blmove l x foo left -1", "").await;
-    must_reply(&mut s, "blmove l x left foo -1", "").await;
-    must_reply(&mut s, "blmove l x left left -1", "").await;
-    must_reply(&mut s, "blmove l x left left abc", "").await;
-    must_reply(&mut s, "blmpop -1 1 l left", "").await;
-    must_reply(&mut s, "blmpop abc 0 l left", "").await;
-    must_reply(&mut s, "blmpop abc 1 l middle", "").await;
-    must_reply(&mut s, "blmpop 0 1 nokey left count 0", "").await;
-    must_reply(&mut s, "blmpop 0 0 l left", "").await;
-    must_reply(&mut s, "blmpop 0 1 l left count 1 count 2", "").await;
-    must_reply(&mut s, "blpop l", "").await;
-    must_reply(&mut s, "blmpop 0 1", "").await;
+    must_reply(&mut s, "rpush l2 p q", ":2\r\n").await;
+    must_reply(&mut s, "blmove l2 dst left right 0", "$1\r\np\r\n").await;
+    must_reply(&mut s, "exists l2", ":1\r\n").await;
+    must_reply(&mut s, "rpush l2 x y", ":3\r\n").await;
+    must_reply(&mut s, "brpoplpush l2 dst 0", "$1\r\ny\r\n").await;
+    must_reply(&mut s, "lrange dst 0 -1", "*2\r\n$1\r\ny\r\n$1\r\np\r\n").await;
+    must_reply(&mut s, "set s x", "+OK\r\n").await;
+    must_reply(
+        &mut s,
+        "blpop s 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "brpop nokey s 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(&mut s, "blpop l2 s 0", "*2\r\n$2\r\nl2\r\n$1\r\nq\r\n").await;
+    must_reply(
+        &mut s,
+        "blmove s dst left left 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "blmove l2 s left left 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "brpoplpush s dst 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "brpoplpush l2 s 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "blmpop 0 2 nokey s left",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(&mut s, "blpop l -1", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "blpop l abc", "-ERR timeout is not a float or out of range\r\n").await;
+    must_reply(&mut s, "blpop l inf", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "brpop l -0.5", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "brpoplpush l x -1", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "brpoplpush l x abc", "-ERR timeout is not a float or out of range\r\n")
+        .await;
+    must_reply(&mut s, "blmove l x foo left -1", "-ERR syntax error\r\n").await;
+    must_reply(&mut s, "blmove l x left foo -1", "-ERR syntax error\r\n").await;
+    must_reply(&mut s, "blmove l x left left -1", "-ERR timeout is negative\r\n").await;
+    must_reply(
+        &mut s,
+        "blmove l x left left abc",
+        "-ERR timeout is not a float or out of range\r\n",
+    )
+    .await;
+    must_reply(&mut s, "blmpop -1 1 l left", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "blmpop abc 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
+    must_reply(&mut s, "blmpop abc 1 l middle", "-ERR syntax error\r\n").await;
+    must_reply(&mut s, "blmpop 0 1 nokey left count 0", "-ERR count should be greater than 0\r\n")
+        .await;
+    must_reply(&mut s, "blmpop 0 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
+    must_reply(&mut s, "blmpop 0 1 l left count 1 count 2", "-ERR syntax error\r\n").await;
+    must_reply(&mut s, "blpop l", "-ERR wrong number of arguments for 'blpop' command\r\n").await;
+    must_reply(&mut s, "blmpop 0 1", "-ERR wrong number of arguments for 'blmpop' command\r\n")
+        .await;
     let mut s = resp3(&server).await;
     must_reply(&mut s, "flushall", "+OK\r\n").await;
     must_reply(&mut s, "rpush l a b c", ":3\r\n").await;
@@ -705,38 +749,82 @@ async fn blocking_commands_served_at_once() {
     )
     .await;
     must_reply(&mut s, "blmpop 0.5 1 l2 left", "*2\r\n$2\r\nl2\r\n*1\r\n$1\r\n1\r\n").await;
-    must_reply(&mut s, "blmove l2 dst left right 0", "").await;
-    must_reply(&mut s, "exists l2", "").await;
-    must_reply(&mut s, "rpush l2 x y", "").await;
-    must_reply(&mut s, "brpoplpush l2 dst 0", "").await;
-    must_reply(&mut s, "lrange dst 0 -1", "").await;
-    must_reply(&mut s, "set s x", "").await;
-    must_reply(&mut s, "blpop s 0", "").await;
-    must_reply(&mut s, "brpop nokey s 0", "").await;
-    must_reply(&mut s, "blpop l2 s 0", "").await;
-    must_reply(&mut s, "blmove s dst left left 0", "").await;
-    must_reply(&mut s, "blmove l2 s left left 0", "").await;
-    must_reply(&mut s, "brpoplpush s dst 0", "").await;
-    must_reply(&mut s, "brpoplpush l2 s 0", "").await;
-    must_reply(&mut s, "blmpop 0 2 nokey s left", "").await;
-    must_reply(&mut s, "blpop l -1", "").await;
-    must_reply(&mut s, "blpop l abc", "").await;
-    must_reply(&mut s, "blpop l inf", "").await;
-    must_reply(&mut s, "brpop l -0.5", "").await;
-    must_reply(&mut s, "brpoplpush l x -1", "").await;
-    must_reply(&mut s, "brpoplpush l x abc", "").await;
-    must_reply(&mut s, "blmove l x foo left -1", "").await;
-    must_reply(&mut s, "blmove l x left foo -1", "").await;
-    must_reply(&mut s, "blmove l x left left -1", "").await;
-    must_reply(&mut s, "blmove l x left left abc", "").await;
-    must_reply(&mut s, "blmpop -1 1 l left", "").await;
-    must_reply(&mut s, "blmpop abc 0 l left", "").await;
-    must_reply(&mut s, "blmpop abc 1 l middle", "").await;
-    must_reply(&mut s, "blmpop 0 1 nokey left count 0", "").await;
-    must_reply(&mut s, "blmpop 0 0 l left", "").await;
-    must_reply(&mut s, "blmpop 0 1 l left count 1 count 2", "").await;
-    must_reply(&mut s, "blpop l", "").await;
-    must_reply(&mut s, "blmpop 0 1", "").await;
+    must_reply(&mut s, "rpush l2 p q", ":2\r\n").await;
+    must_reply(&mut s, "blmove l2 dst left right 0", "$1\r\np\r\n").await;
+    must_reply(&mut s, "exists l2", ":1\r\n").await;
+    must_reply(&mut s, "rpush l2 x y", ":3\r\n").await;
+    must_reply(&mut s, "brpoplpush l2 dst 0", "$1\r\ny\r\n").await;
+    must_reply(&mut s, "lrange dst 0 -1", "*2\r\n$1\r\ny\r\n$1\r\np\r\n").await;
+    must_reply(&mut s, "set s x", "+OK\r\n").await;
+    must_reply(
+        &mut s,
+        "blpop s 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "brpop nokey s 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(&mut s, "blpop l2 s 0", "*2\r\n$2\r\nl2\r\n$1\r\nq\r\n").await;
+    must_reply(
+        &mut s,
+        "blmove s dst left left 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "blmove l2 s left left 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "brpoplpush s dst 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "brpoplpush l2 s 0",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(
+        &mut s,
+        "blmpop 0 2 nokey s left",
+        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    )
+    .await;
+    must_reply(&mut s, "blpop l -1", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "blpop l abc", "-ERR timeout is not a float or out of range\r\n").await;
+    must_reply(&mut s, "blpop l inf", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "brpop l -0.5", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "brpoplpush l x -1", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "brpoplpush l x abc", "-ERR timeout is not a float or out of range\r\n")
+        .await;
+    must_reply(&mut s, "blmove l x foo left -1", "-ERR syntax error\r\n").await;
+    must_reply(&mut s, "blmove l x left foo -1", "-ERR syntax error\r\n").await;
+    must_reply(&mut s, "blmove l x left left -1", "-ERR timeout is negative\r\n").await;
+    must_reply(
+        &mut s,
+        "blmove l x left left abc",
+        "-ERR timeout is not a float or out of range\r\n",
+    )
+    .await;
+    must_reply(&mut s, "blmpop -1 1 l left", "-ERR timeout is negative\r\n").await;
+    must_reply(&mut s, "blmpop abc 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
+    must_reply(&mut s, "blmpop abc 1 l middle", "-ERR syntax error\r\n").await;
+    must_reply(&mut s, "blmpop 0 1 nokey left count 0", "-ERR count should be greater than 0\r\n")
+        .await;
+    must_reply(&mut s, "blmpop 0 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
+    must_reply(&mut s, "blmpop 0 1 l left count 1 count 2", "-ERR syntax error\r\n").await;
+    must_reply(&mut s, "blpop l", "-ERR wrong number of arguments for 'blpop' command\r\n").await;
+    must_reply(&mut s, "blmpop 0 1", "-ERR wrong number of arguments for 'blmpop' command\r\n")
+        .await;
 }
 
 /// Elements are binary-safe and may be large; a large one sits in a node of its own.
