@@ -166,9 +166,21 @@ fn reply_score(out: &mut ReplyWriter, d: f64) {
     }
 }
 
+/// A member as a bulk string, with one capacity check (range replies write many).
 #[inline]
 fn reply_member(out: &mut ReplyWriter, m: Elem) {
-    m.reply(out);
+    use bytes::BufMut;
+    let mut ibuf = itoa::Buffer::new();
+    let data = m.bytes(&mut ibuf);
+    let mut lbuf = itoa::Buffer::new();
+    let len = lbuf.format(data.len()).as_bytes();
+    let b = out.buffer_mut();
+    b.reserve(data.len() + len.len() + 5);
+    b.put_u8(b'$');
+    b.put_slice(len);
+    b.put_slice(b"\r\n");
+    b.put_slice(data);
+    b.put_slice(b"\r\n");
 }
 
 /// The sorted set at `key` for reading: `None` when missing, WRONGTYPE for other types.

@@ -8,6 +8,7 @@ mod bitmap;
 mod client;
 mod command;
 mod connection;
+mod geo;
 mod hash;
 mod hll;
 mod keyspace;
