@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod command;
 pub mod connection;
 pub mod expire;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keyspace;
@@ -128,6 +129,7 @@ fn registry() -> &'static Registry {
             command::COMMANDS,
             connection::COMMANDS,
             expire::COMMANDS,
+            geo::COMMANDS,
             hash::COMMANDS,
             hll::COMMANDS,
             keyspace::COMMANDS,

@@ -27,7 +27,7 @@ use crate::server::Server;
 use crate::state::State;
 use crate::time::lru_clock;
 use crate::types::listpack::Elem;
-use crate::types::zset::{LexBound, LexRange, Limits, Pos, ScoreRange, ScoreText, ZSet};
+use crate::types::zset::{LexBound, LexRange, Limits, ScoreRange, ScoreText, ZSet};
 use crate::value::Value;
 
 pub const COMMANDS: &[(&str, Handler)] = &[
@@ -166,9 +166,21 @@ fn reply_score(out: &mut ReplyWriter, d: f64) {
     }
 }
 
+/// A member as a bulk string, with one capacity check (range replies write many).
 #[inline]
 fn reply_member(out: &mut ReplyWriter, m: Elem) {
-    m.reply(out);
+    use bytes::BufMut;
+    let mut ibuf = itoa::Buffer::new();
+    let data = m.bytes(&mut ibuf);
+    let mut lbuf = itoa::Buffer::new();
+    let len = lbuf.format(data.len()).as_bytes();
+    let b = out.buffer_mut();
+    b.reserve(data.len() + len.len() + 5);
+    b.put_u8(b'$');
+    b.put_slice(len);
+    b.put_slice(b"\r\n");
+    b.put_slice(data);
+    b.put_slice(b"\r\n");
 }
 
 /// The sorted set at `key` for reading: `None` when missing, WRONGTYPE for other types.
@@ -214,30 +226,20 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], zs: ZSet, event: &str) {
     ctx.out.integer(n as i64);
 }
 
-/// Writes `n` elements starting at `start`, walking down when `rev`: members only, flat
+/// Writes `n` elements from 0-based rank `start`, walking down when `rev`: members only, flat
 /// member/score pairs (RESP2) or [member, score] arrays (RESP3).
-fn reply_walk(
-    out: &mut ReplyWriter,
-    zs: &ZSet,
-    start: Option<Pos>,
-    n: usize,
-    rev: bool,
-    scores: bool,
-) {
+fn reply_walk(out: &mut ReplyWriter, zs: &ZSet, start: usize, n: usize, rev: bool, scores: bool) {
     let pairs = scores && out.resp3();
     out.array(if scores && !pairs { n * 2 } else { n });
-    let mut pos = start;
-    for _ in 0..n {
-        let Some(p) = pos else { break };
+    zs.walk(start, n, rev, scores, |m, s| {
         if pairs {
             out.array(2);
         }
-        reply_member(out, zs.member(p));
+        reply_member(out, m);
         if scores {
-            reply_score(out, zs.score_at(p));
+            reply_score(out, s);
         }
-        pos = zs.step(p, rev);
-    }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -630,9 +632,7 @@ fn zrange_generic(
         return Ok(());
     }
     match zs {
-        Some(zs) if sel.n > 0 => {
-            reply_walk(ctx.out, zs, zs.at(sel.start), sel.n, sel.rev, withscores)
-        }
+        Some(zs) if sel.n > 0 => reply_walk(ctx.out, zs, sel.start, sel.n, sel.rev, withscores),
         _ => ctx.out.empty_array(),
     }
     Ok(())

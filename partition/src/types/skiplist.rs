@@ -20,6 +20,9 @@ struct Level {
     forward: u32,
     /// Level-0 steps from this node to `forward`.
     span: u32,
+    /// The score of `forward`, cached here: a search compares against it without touching
+    /// the next node (a cache miss on large sets) unless it moves there or scores tie.
+    score: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -27,8 +30,9 @@ struct Node {
     member: Box<[u8]>,
     score: f64,
     backward: u32,
-    /// Three out of four nodes have one level, one in sixteen more than two.
-    levels: SmallVec<[Level; 2]>,
+    /// Inline up to three levels (63 nodes in 64): a search step then touches one node,
+    /// as with Redis's flexible array, instead of chasing a second pointer.
+    levels: SmallVec<[Level; 3]>,
 }
 
 /// The skiplist. Node ids (`u32`) stay valid until that node is deleted.
@@ -60,7 +64,7 @@ impl SkipList {
             member: Box::default(),
             score: 0.0,
             backward: NIL,
-            levels: SmallVec::from_elem(Level { forward: NIL, span: 0 }, MAX_LEVEL),
+            levels: SmallVec::from_elem(Level { forward: NIL, span: 0, score: 0.0 }, MAX_LEVEL),
         };
         SkipList {
             nodes: vec![header],
@@ -162,16 +166,15 @@ impl SkipList {
         for i in (0..self.level).rev() {
             rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
             loop {
-                let f = self.fwd(x, i);
-                if f == NIL {
+                let l = self.nodes[x as usize].levels[i];
+                if l.forward == NIL
+                    || l.score > score
+                    || (l.score == score && *self.nodes[l.forward as usize].member >= *member)
+                {
                     break;
                 }
-                let n = &self.nodes[f as usize];
-                if !before(n.score, &n.member, score, member) {
-                    break;
-                }
-                rank[i] += self.span(x, i);
-                x = f;
+                rank[i] += l.span;
+                x = l.forward;
             }
             update[i] = x;
         }
@@ -198,15 +201,15 @@ impl SkipList {
             member,
             score,
             backward: NIL,
-            levels: SmallVec::from_elem(Level { forward: NIL, span: 0 }, level),
+            levels: SmallVec::from_elem(Level { forward: NIL, span: 0, score: 0.0 }, level),
         });
         for i in 0..level {
             let u = update[i] as usize;
             let ul = self.nodes[u].levels[i];
             let steps = rank[0] - rank[i];
             self.nodes[id as usize].levels[i] =
-                Level { forward: ul.forward, span: ul.span - steps };
-            self.nodes[u].levels[i] = Level { forward: id, span: steps + 1 };
+                Level { forward: ul.forward, span: ul.span - steps, score: ul.score };
+            self.nodes[u].levels[i] = Level { forward: id, span: steps + 1, score };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
             self.nodes[u as usize].levels[i].span += 1;
@@ -229,6 +232,7 @@ impl SkipList {
                 let ul = &mut self.nodes[u as usize].levels[i];
                 ul.span = ul.span + l.span - 1;
                 ul.forward = l.forward;
+                ul.score = l.score;
             } else {
                 self.nodes[u as usize].levels[i].span -= 1;
             }
@@ -287,6 +291,10 @@ impl SkipList {
         };
         if fits_before && fits_after {
             self.nodes[x as usize].score = new;
+            let xl = self.nodes[x as usize].levels.len();
+            for (i, &u) in update.iter().enumerate().take(xl) {
+                self.nodes[u as usize].levels[i].score = new;
+            }
             return;
         }
         let boxed = self.unlink(x, &update);
@@ -299,16 +307,15 @@ impl SkipList {
         let mut rank = 0usize;
         for i in (0..self.level).rev() {
             loop {
-                let f = self.fwd(x, i);
-                if f == NIL {
+                let l = self.nodes[x as usize].levels[i];
+                if l.forward == NIL
+                    || l.score > score
+                    || (l.score == score && *self.nodes[l.forward as usize].member > *member)
+                {
                     break;
                 }
-                let n = &self.nodes[f as usize];
-                if !(n.score < score || (n.score == score && *n.member <= *member)) {
-                    break;
-                }
-                rank += self.span(x, i) as usize;
-                x = f;
+                rank += l.span as usize;
+                x = l.forward;
             }
             if x != NIL && *self.nodes[x as usize].member == *member {
                 return Some(rank);
@@ -449,6 +456,21 @@ mod tests {
             assert_eq!(sl.get(id), (&m[..], s.0));
         }
         assert_eq!(sl.by_rank(model.len() + 1), None);
+        // Every link's cached score is its target's score.
+        let mut x = NIL;
+        loop {
+            let node = &sl.nodes[x as usize];
+            let levels = if x == NIL { sl.level } else { node.levels.len() };
+            for l in &node.levels[..levels] {
+                if l.forward != NIL {
+                    assert_eq!(l.score, sl.nodes[l.forward as usize].score);
+                }
+            }
+            match sl.next(x) {
+                Some(n) => x = n,
+                None => break,
+            }
+        }
     }
 
     #[test]

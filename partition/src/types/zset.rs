@@ -568,6 +568,57 @@ impl ZSet {
         }
     }
 
+    /// Visits up to `n` elements from 0-based rank `start`, walking down when `rev`. Scores
+    /// are read only when `scores` (a listpack stores them as text); otherwise `visit` gets 0.
+    /// One loop per encoding: range replies spend their time here.
+    pub fn walk(
+        &self,
+        start: usize,
+        n: usize,
+        rev: bool,
+        scores: bool,
+        mut visit: impl FnMut(Elem<'_>, f64),
+    ) {
+        match &self.repr {
+            Repr::Lp(lp) => {
+                let Some(mut p) =
+                    i64::try_from(start.saturating_mul(2)).ok().and_then(|i| lp.seek(i))
+                else {
+                    return;
+                };
+                for k in 0..n {
+                    let Some(sp) = lp.next(p) else { return };
+                    let score = if scores { lp_score(lp.get(sp)) } else { 0.0 };
+                    visit(lp.get(p), score);
+                    if k + 1 == n {
+                        return;
+                    }
+                    let step = if rev { lp.prev(p).and_then(|q| lp.prev(q)) } else { lp.next(sp) };
+                    match step {
+                        Some(q) => p = q,
+                        None => return,
+                    }
+                }
+            }
+            Repr::Sl(big) => {
+                let list = &big.list;
+                let Some(mut id) = list.by_rank(start.saturating_add(1)) else { return };
+                for k in 0..n {
+                    let (m, score) = list.get(id);
+                    visit(Elem::Str(m), score);
+                    if k + 1 == n {
+                        return;
+                    }
+                    let step = if rev { list.prev(id) } else { list.next(id) };
+                    match step {
+                        Some(q) => id = q,
+                        None => return,
+                    }
+                }
+            }
+        }
+    }
+
     /// Every (member, score) in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = (Elem<'_>, f64)> + '_ {
         let mut pos = self.at(0);
@@ -875,6 +926,17 @@ mod tests {
                     }
                     back.reverse();
                     assert_eq!(back, want.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>());
+                    let mut walked = Vec::new();
+                    zs.walk(0, usize::MAX, false, true, |m, s| walked.push((m.to_vec(), s)));
+                    assert_eq!(walked, want);
+                    if !want.is_empty() {
+                        let from = want.len() / 2;
+                        let mut down = Vec::new();
+                        zs.walk(from, 3, true, false, |m, _| down.push(m.to_vec()));
+                        let expect: Vec<Vec<u8>> =
+                            want[..=from].iter().rev().take(3).map(|(m, _)| m.clone()).collect();
+                        assert_eq!(down, expect);
+                    }
                     let copy = zs.clone();
                     assert_eq!(copy, zs);
                 }

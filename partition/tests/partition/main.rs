@@ -15,6 +15,7 @@ mod command;
 mod connection;
 mod differential;
 mod eviction;
+mod geo;
 mod hash;
 mod hll;
 mod keyspace;

@@ -1,0 +1,493 @@
+//! Geo commands: a layer over sorted sets, as Redis 7.0's `geo.c`. A position is stored as
+//! the member's score: a 52-bit geohash (26 bits each of longitude and latitude, interleaved)
+//! over Redis's Web-Mercator latitude limits, so GEOPOS returns the centre of the cell.
+//!
+//! Searches (GEOSEARCH, GEORADIUS …) test every member with Redis's exact distance formula on
+//! the decoded cell centre, which selects the same members as Redis's geohash-cell walk.
+//! Results are ordered by distance when asked (ASC/DESC, or implied by COUNT), otherwise by
+//! geohash.
+//!
+//! # Layout
+//! - [`hash`]: geohash encoding/decoding and distances.
+//! - this file: argument parsing and the commands.
+
+pub mod hash;
+
+use bytes::Bytes;
+use protocol::ReplyWriter;
+
+use super::zset::{limits, parse_score};
+use super::{is, lookup_read, parse_int, Ctx, Handler};
+use crate::error::{CmdError, CmdResult};
+use crate::keyspace::Entry;
+use crate::notify;
+use crate::time::lru_clock;
+use crate::types::zset::{Limits, ZSet};
+use crate::value::Value;
+
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("geoadd", geoadd),
+    ("geopos", geopos),
+    ("geodist", geodist),
+    ("geohash", geohash),
+    ("geosearch", geosearch),
+    ("geosearchstore", geosearchstore),
+    ("georadius", georadius),
+    ("georadius_ro", georadius_ro),
+    ("georadiusbymember", georadiusbymember),
+    ("georadiusbymember_ro", georadiusbymember_ro),
+];
+
+/// Redis's `extractLongLatOrReply`: two floats inside the indexable range.
+fn lon_lat(lon: &[u8], lat: &[u8]) -> Result<(f64, f64), CmdError> {
+    let lon = parse_score(lon).ok_or(CmdError::NotFloat)?;
+    let lat = parse_score(lat).ok_or(CmdError::NotFloat)?;
+    if !hash::valid(lon, lat) {
+        return Err(CmdError::err(format!("invalid longitude,latitude pair {lon:.6},{lat:.6}")));
+    }
+    Ok((lon, lat))
+}
+
+/// Meters per unit (Redis's `extractUnitOrReply`).
+fn unit(arg: &[u8]) -> Result<f64, CmdError> {
+    if is(arg, "m") {
+        Ok(1.0)
+    } else if is(arg, "km") {
+        Ok(1000.0)
+    } else if is(arg, "ft") {
+        Ok(0.3048)
+    } else if is(arg, "mi") {
+        Ok(1609.34)
+    } else {
+        Err(CmdError::err("unsupported unit provided. please use M, KM, FT, MI"))
+    }
+}
+
+/// A non-negative float with the given error text.
+fn distance_arg(arg: &[u8], not_numeric: &str) -> Result<f64, CmdError> {
+    parse_score(arg).ok_or_else(|| CmdError::err(not_numeric))
+}
+
+/// GEOPOS/WITHCOORD coordinates: `%.17Lf` with trailing zeros trimmed, a RESP3 double or a
+/// RESP2 bulk string (Redis's `addReplyHumanLongDouble`).
+fn reply_coord(out: &mut ReplyWriter, d: f64) {
+    let mut text = format!("{d:.17}");
+    if text.contains('.') {
+        let t = text.trim_end_matches('0').trim_end_matches('.').len();
+        text.truncate(t);
+    }
+    if out.resp3() {
+        out.raw(b",");
+        out.raw(text.as_bytes());
+        out.raw(b"\r\n");
+    } else {
+        out.bulk(text.as_bytes());
+    }
+}
+
+/// Distances: `%.4f` as a bulk string in both protocols.
+fn reply_dist(out: &mut ReplyWriter, d: f64) {
+    out.bulk(format!("{d:.4}").as_bytes());
+}
+
+fn read_zset<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a ZSet>, CmdError> {
+    match lookup_read(ctx.state, key, ctx.now_ms, !ctx.client.no_touch) {
+        None => Ok(None),
+        Some(e) => Ok(Some(e.value.as_zset()?)),
+    }
+}
+
+fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let (mut nx, mut xx, mut ch) = (false, false, false);
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "nx") {
+            nx = true;
+        } else if is(&args[i], "xx") {
+            xx = true;
+        } else if is(&args[i], "ch") {
+            ch = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let rest = &args[i..];
+    if !rest.len().is_multiple_of(3) || (nx && xx) {
+        return Err(CmdError::Syntax);
+    }
+    let mut points = Vec::with_capacity(rest.len() / 3);
+    for t in rest.chunks_exact(3) {
+        let (lon, lat) = lon_lat(&t[0], &t[1])?;
+        points.push((hash::encode(lon, lat) as f64, &t[2][..]));
+    }
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let zs = match super::lookup_write(ctx.state, key, now) {
+        Some(e) => e.value.as_zset_mut()?,
+        None if xx => {
+            ctx.out.integer(0);
+            return Ok(());
+        }
+        None => {
+            let lru = lru_clock(now);
+            let (e, _) = ctx
+                .state
+                .keyspace
+                .get_or_insert_with(key, now, || Entry::new(Value::ZSet(Box::default()), lru));
+            e.value.as_zset_mut()?
+        }
+    };
+    let mut lim = None;
+    let (mut added, mut updated) = (0i64, 0i64);
+    for (score, member) in points {
+        match zs.score(member) {
+            Some(_) if nx => {}
+            Some(cur) => {
+                if cur != score {
+                    zs.set_score(member, cur, score);
+                    updated += 1;
+                }
+            }
+            None if xx => {}
+            None => {
+                let l = if zs.is_listpack() {
+                    *lim.get_or_insert_with(|| limits(ctx.server))
+                } else {
+                    Limits::NONE
+                };
+                zs.insert(member, score, l);
+                added += 1;
+            }
+        }
+    }
+    ctx.out.integer(if ch { added + updated } else { added });
+    if added + updated > 0 {
+        ctx.signal_modified(key);
+        ctx.notify(notify::ZSET, "zadd", key);
+    }
+    ctx.dirty((added + updated) as u64);
+    Ok(())
+}
+
+fn geopos(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let scores: Vec<Option<f64>> = {
+        let zs = read_zset(ctx, &args[1])?;
+        args[2..].iter().map(|m| zs.and_then(|z| z.score(m))).collect()
+    };
+    ctx.out.array(scores.len());
+    for s in scores {
+        match s {
+            Some(s) => {
+                let (lon, lat) = hash::decode(s as u64);
+                ctx.out.array(2);
+                reply_coord(ctx.out, lon);
+                reply_coord(ctx.out, lat);
+            }
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+fn geodist(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let to_meters = match args.len() {
+        4 => 1.0,
+        5 => unit(&args[4])?,
+        _ => return Err(CmdError::Syntax),
+    };
+    let found = read_zset(ctx, &args[1])?.map(|z| (z.score(&args[2]), z.score(&args[3])));
+    match found {
+        Some((Some(a), Some(b))) => {
+            let (lon1, lat1) = hash::decode(a as u64);
+            let (lon2, lat2) = hash::decode(b as u64);
+            reply_dist(ctx.out, hash::distance(lon1, lat1, lon2, lat2) / to_meters);
+        }
+        _ => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn geohash(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let scores: Vec<Option<f64>> = {
+        let zs = read_zset(ctx, &args[1])?;
+        args[2..].iter().map(|m| zs.and_then(|z| z.score(m))).collect()
+    };
+    ctx.out.array(scores.len());
+    for s in scores {
+        match s {
+            Some(s) => ctx.out.bulk(&hash::to_base32(s as u64)),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Searches
+
+const COORDS: u8 = 1;
+const MEMBER: u8 = 2;
+const SEARCH: u8 = 4;
+const SEARCHSTORE: u8 = 8;
+const NOSTORE: u8 = 16;
+
+#[derive(Clone, Copy)]
+enum Shape {
+    Radius(f64),
+    Box { width: f64, height: f64 },
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Sort {
+    None,
+    Asc,
+    Desc,
+}
+
+fn geosearch(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    search(ctx, args, 1, SEARCH)
+}
+
+fn geosearchstore(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    search(ctx, args, 2, SEARCH | SEARCHSTORE)
+}
+
+fn georadius(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    search(ctx, args, 1, COORDS)
+}
+
+fn georadius_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    search(ctx, args, 1, COORDS | NOSTORE)
+}
+
+fn georadiusbymember(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    search(ctx, args, 1, MEMBER)
+}
+
+fn georadiusbymember_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    search(ctx, args, 1, MEMBER | NOSTORE)
+}
+
+/// Radius and unit (Redis's `extractDistanceOrReply`): meters and the unit's size.
+fn radius(args: &[Bytes]) -> Result<(f64, f64), CmdError> {
+    let r = distance_arg(&args[0], "need numeric radius")?;
+    if r < 0.0 {
+        return Err(CmdError::err("radius cannot be negative"));
+    }
+    let conv = unit(&args[1])?;
+    Ok((r * conv, conv))
+}
+
+/// The position of `member` in `zs`.
+fn member_pos(zs: &ZSet, member: &[u8]) -> Result<(f64, f64), CmdError> {
+    zs.score(member)
+        .map(|s| hash::decode(s as u64))
+        .ok_or_else(|| CmdError::err("could not decode requested zset member"))
+}
+
+/// Redis's `georadiusGeneric`: every search command.
+fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
+    let has = |f: u8| flags & f != 0;
+    let zs = read_zset(ctx, &args[src])?.cloned();
+    let mut center = (0.0, 0.0);
+    let mut shape = Shape::Radius(0.0);
+    let mut conversion = 1.0;
+    let mut store: Option<&[u8]> = None;
+    let mut storedist = false;
+    let base = if has(COORDS) {
+        center = lon_lat(&args[2], &args[3])?;
+        let (r, c) = radius(&args[4..6])?;
+        shape = Shape::Radius(r);
+        conversion = c;
+        6
+    } else if has(MEMBER) {
+        if let Some(z) = &zs {
+            center = member_pos(z, &args[2])?;
+            let (r, c) = radius(&args[3..5])?;
+            shape = Shape::Radius(r);
+            conversion = c;
+        }
+        5
+    } else if has(SEARCHSTORE) {
+        store = Some(&args[1]);
+        3
+    } else {
+        2
+    };
+    let (mut withdist, mut withhash, mut withcoord) = (false, false, false);
+    let (mut frommember, mut fromloc, mut byradius, mut bybox) = (false, false, false, false);
+    let mut sort = Sort::None;
+    let mut any = false;
+    let mut count: i64 = 0;
+    let rest = &args[base..];
+    let remaining = rest.len();
+    let mut i = 0;
+    while i < remaining {
+        let a = &rest[i];
+        if is(a, "withdist") {
+            withdist = true;
+        } else if is(a, "withhash") {
+            withhash = true;
+        } else if is(a, "withcoord") {
+            withcoord = true;
+        } else if is(a, "any") {
+            any = true;
+        } else if is(a, "asc") {
+            sort = Sort::Asc;
+        } else if is(a, "desc") {
+            sort = Sort::Desc;
+        } else if is(a, "count") && i + 1 < remaining {
+            count = parse_int(&rest[i + 1])?;
+            if count <= 0 {
+                return Err(CmdError::err("COUNT must be > 0"));
+            }
+            i += 1;
+        } else if (is(a, "store") || is(a, "storedist"))
+            && i + 1 < remaining
+            && !has(NOSTORE)
+            && !has(SEARCH)
+        {
+            store = Some(&rest[i + 1]);
+            storedist = is(a, "storedist");
+            i += 1;
+        } else if is(a, "storedist") && has(SEARCH) && has(SEARCHSTORE) {
+            storedist = true;
+        } else if is(a, "frommember") && i + 1 < remaining && has(SEARCH) && !fromloc {
+            if let Some(z) = &zs {
+                center = member_pos(z, &rest[i + 1])?;
+            }
+            frommember = true;
+            i += 1;
+        } else if is(a, "fromlonlat") && i + 2 < remaining && has(SEARCH) && !frommember {
+            center = lon_lat(&rest[i + 1], &rest[i + 2])?;
+            fromloc = true;
+            i += 2;
+        } else if is(a, "byradius") && i + 2 < remaining && has(SEARCH) && !bybox {
+            let (r, c) = radius(&rest[i + 1..i + 3])?;
+            shape = Shape::Radius(r);
+            conversion = c;
+            byradius = true;
+            i += 2;
+        } else if is(a, "bybox") && i + 3 < remaining && has(SEARCH) && !byradius {
+            let w = distance_arg(&rest[i + 1], "need numeric width")?;
+            let h = distance_arg(&rest[i + 2], "need numeric height")?;
+            if w < 0.0 || h < 0.0 {
+                return Err(CmdError::err("height or width cannot be negative"));
+            }
+            conversion = unit(&rest[i + 3])?;
+            shape = Shape::Box { width: w * conversion, height: h * conversion };
+            bybox = true;
+            i += 3;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    if store.is_some() && (withdist || withhash || withcoord) {
+        let what = if has(SEARCHSTORE) { "GEOSEARCHSTORE" } else { "STORE option in GEORADIUS" };
+        return Err(CmdError::err(format!(
+            "{what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+        )));
+    }
+    let name = String::from_utf8_lossy(&args[0]).into_owned();
+    if has(SEARCH) && !(frommember || fromloc) {
+        return Err(CmdError::err(format!(
+            "exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
+        )));
+    }
+    if has(SEARCH) && !(byradius || bybox) {
+        return Err(CmdError::err(format!(
+            "exactly one of BYRADIUS and BYBOX can be specified for {name}"
+        )));
+    }
+    if any && count == 0 {
+        return Err(CmdError::err("the ANY argument requires COUNT argument"));
+    }
+    let Some(zs) = zs else {
+        match store {
+            Some(dst) => {
+                if ctx.state.keyspace.remove(dst).is_some() {
+                    ctx.signal_modified(dst);
+                    ctx.notify(notify::GENERIC, "del", dst);
+                    ctx.dirty(1);
+                }
+                ctx.out.integer(0);
+            }
+            None => ctx.out.empty_array(),
+        }
+        return Ok(());
+    };
+    if count != 0 && sort == Sort::None && !any {
+        sort = Sort::Asc;
+    }
+    // (member, geohash, distance in meters, lon, lat)
+    let mut found: Vec<(Vec<u8>, f64, f64, f64, f64)> = Vec::new();
+    for (m, score) in zs.iter() {
+        let (lon, lat) = hash::decode(score as u64);
+        let dist = match shape {
+            Shape::Radius(r) => {
+                let d = hash::distance(center.0, center.1, lon, lat);
+                (d <= r).then_some(d)
+            }
+            Shape::Box { width, height } => {
+                hash::distance_in_box(width, height, center.0, center.1, lon, lat)
+            }
+        };
+        if let Some(d) = dist {
+            found.push((m.to_vec(), score, d, lon, lat));
+            if any && found.len() as i64 >= count {
+                break;
+            }
+        }
+    }
+    match sort {
+        Sort::Asc => found.sort_by(|a, b| a.2.total_cmp(&b.2)),
+        Sort::Desc => found.sort_by(|a, b| b.2.total_cmp(&a.2)),
+        Sort::None => {}
+    }
+    let returned = if count == 0 { found.len() } else { found.len().min(count as usize) };
+    found.truncate(returned);
+    if let Some(dst) = store {
+        let items: Vec<(&[u8], f64)> = found
+            .iter()
+            .map(|(m, s, d, _, _)| (&m[..], if storedist { d / conversion } else { *s }))
+            .collect();
+        let zs = ZSet::from_items(items.iter().copied(), limits(ctx.server));
+        if returned > 0 {
+            let entry = Entry::new(Value::ZSet(Box::new(zs)), lru_clock(ctx.now_ms));
+            ctx.state.keyspace.set(dst, entry);
+            ctx.signal_modified(dst);
+            let event = if has(SEARCH) { "geosearchstore" } else { "georadiusstore" };
+            ctx.notify(notify::ZSET, event, dst);
+            ctx.dirty(returned as u64);
+        } else if ctx.state.keyspace.remove(dst).is_some() {
+            ctx.signal_modified(dst);
+            ctx.notify(notify::GENERIC, "del", dst);
+            ctx.dirty(1);
+        }
+        ctx.out.integer(returned as i64);
+        return Ok(());
+    }
+    let options = usize::from(withdist) + usize::from(withhash) + usize::from(withcoord);
+    let out = &mut *ctx.out;
+    out.array(returned);
+    for (m, s, d, lon, lat) in &found {
+        if options > 0 {
+            out.array(options + 1);
+        }
+        out.bulk(m);
+        if withdist {
+            reply_dist(out, d / conversion);
+        }
+        if withhash {
+            out.integer(*s as i64);
+        }
+        if withcoord {
+            out.array(2);
+            reply_coord(out, *lon);
+            reply_coord(out, *lat);
+        }
+    }
+    Ok(())
+}
