@@ -419,6 +419,65 @@ fn lists(g: &mut Gen) -> Command {
     ordered(args)
 }
 
+#[allow(dead_code)] // joins FAMILIES once searches walk geohash boxes as Redis does
+fn geo(g: &mut Gen) -> Command {
+    let k = if g.chance(70) { format!("geo{}", g.rng.random_range(0..2)) } else { g.key() };
+    let lon = |g: &mut Gen| format!("{}.{}", g.int(-180, 179), g.int(0, 999_999));
+    let lat = |g: &mut Gen| format!("{}.{}", g.int(-85, 84), g.int(0, 999_999));
+    let place = |g: &mut Gen| format!("p{}", g.rng.random_range(0..8));
+    let args: Vec<String> = match g.rng.random_range(0..8) {
+        0 | 1 => {
+            let mut args = vec!["GEOADD".into(), k];
+            if g.chance(20) {
+                args.push(g.pick(&["NX", "XX", "CH"]).into());
+            }
+            args.extend([lon(g), lat(g), place(g)]);
+            args
+        }
+        2 => vec!["GEOPOS".into(), k, place(g), place(g)],
+        3 => vec!["GEODIST".into(), k, place(g), place(g), g.pick(&["m", "km", "mi", "ft"]).into()],
+        4 => vec!["GEOHASH".into(), k, place(g), place(g)],
+        5 => vec![
+            "GEOSEARCH".into(),
+            k,
+            "FROMLONLAT".into(),
+            lon(g),
+            lat(g),
+            "BYRADIUS".into(),
+            g.int(1, 20000),
+            "km".into(),
+            "ASC".into(),
+            "WITHCOORD".into(),
+            "WITHDIST".into(),
+            "WITHHASH".into(),
+        ],
+        6 => vec![
+            "GEOSEARCH".into(),
+            k,
+            "FROMMEMBER".into(),
+            place(g),
+            "BYBOX".into(),
+            g.int(1, 20000),
+            g.int(1, 20000),
+            "km".into(),
+            "DESC".into(),
+            "COUNT".into(),
+            g.int(1, 3),
+        ],
+        _ => vec![
+            "GEORADIUS".into(),
+            k,
+            lon(g),
+            lat(g),
+            g.int(1, 5000),
+            "km".into(),
+            "WITHDIST".into(),
+            "ASC".into(),
+        ],
+    };
+    ordered(args)
+}
+
 /// A transaction of a few commands from the other generators, sometimes doomed by a
 /// queuing error, sometimes discarded.
 fn transaction(g: &mut Gen) -> Vec<Command> {
@@ -440,7 +499,7 @@ fn transaction(g: &mut Gen) -> Vec<Command> {
 }
 
 /// The family generators run by the test.
-const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace, zsets, hashes, sets, lists];
+const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace, zsets, hashes, sets, lists, geo];
 
 /// Encoding limits set at the start of a run.
 const SMALL_LIMITS: &[(&str, &str)] = &[
