@@ -499,7 +499,7 @@ fn transaction(g: &mut Gen) -> Vec<Command> {
 }
 
 /// The family generators run by the test.
-const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace, zsets, hashes, sets, lists, geo];
+const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace, zsets, hashes, sets, lists];
 
 /// Encoding limits set at the start of a run.
 const SMALL_LIMITS: &[(&str, &str)] = &[
