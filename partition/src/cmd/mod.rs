@@ -22,6 +22,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -138,6 +139,7 @@ fn registry() -> &'static Registry {
             pubsub::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
+            sort::COMMANDS,
             string::COMMANDS,
             zset::COMMANDS,
         ];

@@ -425,8 +425,8 @@ impl ZSet {
         }
     }
 
-    /// Converts to the skiplist encoding.
-    fn convert(&mut self) {
+    /// Converts to the skiplist encoding (also SORT, which converts its source as Redis does).
+    pub fn convert(&mut self) {
         if let Repr::Lp(lp) = &self.repr {
             let mut big = Big::new();
             let mut buf = itoa::Buffer::new();

@@ -25,6 +25,7 @@ mod protocol;
 mod pubsub;
 mod server;
 mod set;
+mod sort;
 mod string;
 mod tools;
 mod zset;
