@@ -174,8 +174,21 @@ fn reply_member(out: &mut ReplyWriter, m: Elem) {
     let data = m.bytes(&mut ibuf);
     let mut lbuf = itoa::Buffer::new();
     let len = lbuf.format(data.len()).as_bytes();
+    let total = data.len() + len.len() + 5;
     let b = out.buffer_mut();
-    b.reserve(data.len() + len.len() + 5);
+    if total <= 96 {
+        // Short members (the common case): assemble on the stack, append with one copy.
+        let mut tmp = [0u8; 96];
+        tmp[0] = b'$';
+        let mut at = 1;
+        for part in [len, b"\r\n", data, b"\r\n"] {
+            tmp[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        b.put_slice(&tmp[..total]);
+        return;
+    }
+    b.reserve(total);
     b.put_u8(b'$');
     b.put_slice(len);
     b.put_slice(b"\r\n");
@@ -231,6 +244,8 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], zs: ZSet, event: &str) {
 fn reply_walk(out: &mut ReplyWriter, zs: &ZSet, start: usize, n: usize, rev: bool, scores: bool) {
     let pairs = scores && out.resp3();
     out.array(if scores && !pairs { n * 2 } else { n });
+    // One growth step for the whole reply instead of several (a guess: short members).
+    out.buffer_mut().reserve(n.min(zs.len()) * if scores { 40 } else { 16 });
     zs.walk(start, n, rev, scores, |m, s| {
         if pairs {
             out.array(2);

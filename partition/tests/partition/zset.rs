@@ -569,3 +569,64 @@ async fn blocking_pops_immediate_paths() {
     )
     .await;
 }
+#[tokio::test]
+async fn redis_replies_resp2_sets_as_inputs() {
+    let server = start_server().await;
+    let mut s = server.raw().await;
+    let cases: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("zadd z 1 a 2 b 5 c", ":3\r\n"),
+        ("sadd s a x 10", ":3\r\n"),
+        ("sadd si 1 2 3", ":3\r\n"),
+        ("zunion 2 z s withscores", "*10\r\n$2\r\n10\r\n$1\r\n1\r\n$1\r\nx\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n2\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n5\r\n"),
+        ("zunion 3 z s si weights 2 3 4 aggregate max withscores", "*16\r\n$2\r\n10\r\n$1\r\n3\r\n$1\r\na\r\n$1\r\n3\r\n$1\r\nx\r\n$1\r\n3\r\n$1\r\n1\r\n$1\r\n4\r\n$1\r\n2\r\n$1\r\n4\r\n$1\r\n3\r\n$1\r\n4\r\n$1\r\nb\r\n$1\r\n4\r\n$1\r\nc\r\n$2\r\n10\r\n"),
+        ("zinter 2 z s withscores", "*2\r\n$1\r\na\r\n$1\r\n2\r\n"),
+        ("zinter 2 s si withscores", "*0\r\n"),
+        ("zdiff 2 z s withscores", "*4\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n5\r\n"),
+        ("zdiff 2 s z withscores", "*4\r\n$2\r\n10\r\n$1\r\n1\r\n$1\r\nx\r\n$1\r\n1\r\n"),
+        ("zunionstore d 2 s si", ":6\r\n"),
+        ("zrange d 0 -1 withscores", "*12\r\n$1\r\n1\r\n$1\r\n1\r\n$2\r\n10\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nx\r\n$1\r\n1\r\n"),
+        ("object encoding d", "$8\r\nlistpack\r\n"),
+        ("zinterstore d 2 z s weights 1 0", ":1\r\n"),
+        ("zrange d 0 -1 withscores", "*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
+        ("zintercard 2 z s", ":1\r\n"),
+        ("zdiffstore d 1 si", ":3\r\n"),
+        ("zrange d 0 -1 withscores", "*6\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n1\r\n"),
+        ("set str v", "+OK\r\n"),
+        ("zunion 2 z str", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    ];
+    for (command, expected) in cases {
+        must_reply(&mut s, command, expected).await;
+    }
+}
+
+#[tokio::test]
+async fn redis_replies_resp3_sets_as_inputs() {
+    let server = start_server().await;
+    let mut s = resp3(&server).await;
+    let cases: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("zadd z 1 a 2 b 5 c", ":3\r\n"),
+        ("sadd s a x 10", ":3\r\n"),
+        ("sadd si 1 2 3", ":3\r\n"),
+        ("zunion 2 z s withscores", "*5\r\n*2\r\n$2\r\n10\r\n,1\r\n*2\r\n$1\r\nx\r\n,1\r\n*2\r\n$1\r\na\r\n,2\r\n*2\r\n$1\r\nb\r\n,2\r\n*2\r\n$1\r\nc\r\n,5\r\n"),
+        ("zunion 3 z s si weights 2 3 4 aggregate max withscores", "*8\r\n*2\r\n$2\r\n10\r\n,3\r\n*2\r\n$1\r\na\r\n,3\r\n*2\r\n$1\r\nx\r\n,3\r\n*2\r\n$1\r\n1\r\n,4\r\n*2\r\n$1\r\n2\r\n,4\r\n*2\r\n$1\r\n3\r\n,4\r\n*2\r\n$1\r\nb\r\n,4\r\n*2\r\n$1\r\nc\r\n,10\r\n"),
+        ("zinter 2 z s withscores", "*1\r\n*2\r\n$1\r\na\r\n,2\r\n"),
+        ("zinter 2 s si withscores", "*0\r\n"),
+        ("zdiff 2 z s withscores", "*2\r\n*2\r\n$1\r\nb\r\n,2\r\n*2\r\n$1\r\nc\r\n,5\r\n"),
+        ("zdiff 2 s z withscores", "*2\r\n*2\r\n$2\r\n10\r\n,1\r\n*2\r\n$1\r\nx\r\n,1\r\n"),
+        ("zunionstore d 2 s si", ":6\r\n"),
+        ("zrange d 0 -1 withscores", "*6\r\n*2\r\n$1\r\n1\r\n,1\r\n*2\r\n$2\r\n10\r\n,1\r\n*2\r\n$1\r\n2\r\n,1\r\n*2\r\n$1\r\n3\r\n,1\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nx\r\n,1\r\n"),
+        ("object encoding d", "$8\r\nlistpack\r\n"),
+        ("zinterstore d 2 z s weights 1 0", ":1\r\n"),
+        ("zrange d 0 -1 withscores", "*1\r\n*2\r\n$1\r\na\r\n,1\r\n"),
+        ("zintercard 2 z s", ":1\r\n"),
+        ("zdiffstore d 1 si", ":3\r\n"),
+        ("zrange d 0 -1 withscores", "*3\r\n*2\r\n$1\r\n1\r\n,1\r\n*2\r\n$1\r\n2\r\n,1\r\n*2\r\n$1\r\n3\r\n,1\r\n"),
+        ("set str v", "+OK\r\n"),
+        ("zunion 2 z str", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    ];
+    for (command, expected) in cases {
+        must_reply(&mut s, command, expected).await;
+    }
+}
