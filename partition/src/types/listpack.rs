@@ -379,7 +379,10 @@ impl Listpack {
     pub fn insert(&mut self, pos: usize, value: &[u8]) -> usize {
         // Encoded at the end and rotated into place: no temporary buffer (LPUSH is hot).
         let old_len = self.buf.len();
-        Encoded::of(value).write(&mut self.buf);
+        let enc = Encoded::of(value);
+        let size = enc.size();
+        self.reserve_exact(size + backlen_size(size));
+        enc.write(&mut self.buf);
         let total = self.buf.len() - old_len;
         self.buf[pos..].rotate_right(total);
         self.count += 1;
@@ -405,9 +408,17 @@ impl Listpack {
     pub fn push_back(&mut self, value: &[u8]) {
         let enc = Encoded::of(value);
         let size = enc.size();
-        self.buf.reserve(size + backlen_size(size));
+        self.reserve_exact(size + backlen_size(size));
         enc.write(&mut self.buf);
         self.count += 1;
+    }
+
+    /// Grows the buffer by exactly `additional` bytes, as Redis reallocates a listpack to its
+    /// exact size: the allocator's size classes already round up, and doubling on top of that
+    /// wasted up to half of every small hash, sorted set and list node. Reallocating within a
+    /// size class happens in place, so this costs little.
+    fn reserve_exact(&mut self, additional: usize) {
+        self.buf.reserve_exact(additional);
     }
 
     pub fn push_front(&mut self, value: &[u8]) {
