@@ -2,16 +2,18 @@
 //! the member's score: a 52-bit geohash (26 bits each of longitude and latitude, interleaved)
 //! over Redis's Web-Mercator latitude limits, so GEOPOS returns the centre of the cell.
 //!
-//! Searches (GEOSEARCH, GEORADIUS …) test every member with Redis's exact distance formula on
-//! the decoded cell centre, which selects the same members as Redis's geohash-cell walk.
-//! Results are ordered by distance when asked (ASC/DESC, or implied by COUNT), otherwise by
-//! geohash.
+//! Searches (GEOSEARCH, GEORADIUS …) read the geohash cells covering the shape with score
+//! range queries, in Redis's cell order, and test each member found with Redis's distance
+//! formulas on its decoded cell centre. Results are ordered by distance when asked (ASC/DESC,
+//! or implied by COUNT), otherwise in the order the cells were read.
 //!
 //! # Layout
-//! - [`hash`]: geohash encoding/decoding and distances.
+//! - [`hash`]: geohash encoding/decoding, cells and distances.
+//! - [`search`]: which cells a search reads and the members it finds there.
 //! - this file: argument parsing and the commands.
 
 pub mod hash;
+pub mod search;
 
 use bytes::Bytes;
 use protocol::ReplyWriter;
@@ -24,6 +26,7 @@ use crate::notify;
 use crate::time::lru_clock;
 use crate::types::zset::{Limits, ZSet};
 use crate::value::Value;
+use search::{Point, Query, Shape};
 
 pub const COMMANDS: &[(&str, Handler)] = &[
     ("geoadd", geoadd),
@@ -85,9 +88,16 @@ fn reply_coord(out: &mut ReplyWriter, d: f64) {
     }
 }
 
-/// Distances: `%.4f` as a bulk string in both protocols.
+/// Distances: four decimals as a bulk string in both protocols. Redis (`fixedpoint_d2string`)
+/// rounds `d * 10000` to an integer, half to even, rather than formatting `d` exactly: the
+/// last digit differs from `%.4f` when the product's rounding crosses a half.
 fn reply_dist(out: &mut ReplyWriter, d: f64) {
-    out.bulk(format!("{d:.4}").as_bytes());
+    let scaled = (d * 10000.0).round_ties_even();
+    // `llrint` out of range yields i64::MIN on x86-64.
+    let v = if scaled.abs() < 9.2e18 { scaled as i64 } else { i64::MIN };
+    let sign = if v < 0 { "-" } else { "" };
+    let abs = v.unsigned_abs();
+    out.bulk(format!("{sign}{}.{:04}", abs / 10000, abs % 10000).as_bytes());
 }
 
 fn read_zset<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a ZSet>, CmdError> {
@@ -232,12 +242,6 @@ const SEARCH: u8 = 4;
 const SEARCHSTORE: u8 = 8;
 const NOSTORE: u8 = 16;
 
-#[derive(Clone, Copy)]
-enum Shape {
-    Radius(f64),
-    Box { width: f64, height: f64 },
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Sort {
     None,
@@ -269,14 +273,14 @@ fn georadiusbymember_ro(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     search(ctx, args, 1, MEMBER | NOSTORE)
 }
 
-/// Radius and unit (Redis's `extractDistanceOrReply`): meters and the unit's size.
+/// Radius and unit (Redis's `extractDistanceOrReply`): the radius in the unit, and the unit's
+/// size in meters.
 fn radius(args: &[Bytes]) -> Result<(f64, f64), CmdError> {
     let r = distance_arg(&args[0], "need numeric radius")?;
     if r < 0.0 {
         return Err(CmdError::err("radius cannot be negative"));
     }
-    let conv = unit(&args[1])?;
-    Ok((r * conv, conv))
+    Ok((r, unit(&args[1])?))
 }
 
 /// The position of `member` in `zs`.
@@ -286,27 +290,43 @@ fn member_pos(zs: &ZSet, member: &[u8]) -> Result<(f64, f64), CmdError> {
         .ok_or_else(|| CmdError::err("could not decode requested zset member"))
 }
 
-/// Redis's `georadiusGeneric`: every search command.
-fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
+/// A parsed search command.
+struct Request<'a> {
+    query: Query,
+    store: Option<&'a [u8]>,
+    storedist: bool,
+    withdist: bool,
+    withhash: bool,
+    withcoord: bool,
+    sort: Sort,
+    any: bool,
+    /// 0: no COUNT.
+    count: i64,
+}
+
+/// Parses a search command the way Redis's `georadiusGeneric` does, errors in the same order;
+/// `zs` (the source set, if any) resolves a member centre.
+fn parse_search<'a>(
+    zs: Option<&ZSet>,
+    args: &'a [Bytes],
+    flags: u8,
+) -> Result<Request<'a>, CmdError> {
     let has = |f: u8| flags & f != 0;
-    let zs = read_zset(ctx, &args[src])?.cloned();
-    let mut center = (0.0, 0.0);
-    let mut shape = Shape::Radius(0.0);
-    let mut conversion = 1.0;
+    let mut query = Query { lon: 0.0, lat: 0.0, shape: Shape::Radius(0.0), conversion: 1.0 };
     let mut store: Option<&[u8]> = None;
     let mut storedist = false;
     let base = if has(COORDS) {
-        center = lon_lat(&args[2], &args[3])?;
+        (query.lon, query.lat) = lon_lat(&args[2], &args[3])?;
         let (r, c) = radius(&args[4..6])?;
-        shape = Shape::Radius(r);
-        conversion = c;
+        query.shape = Shape::Radius(r);
+        query.conversion = c;
         6
     } else if has(MEMBER) {
-        if let Some(z) = &zs {
-            center = member_pos(z, &args[2])?;
+        if let Some(z) = zs {
+            (query.lon, query.lat) = member_pos(z, &args[2])?;
             let (r, c) = radius(&args[3..5])?;
-            shape = Shape::Radius(r);
-            conversion = c;
+            query.shape = Shape::Radius(r);
+            query.conversion = c;
         }
         5
     } else if has(SEARCHSTORE) {
@@ -354,29 +374,29 @@ fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
         } else if is(a, "storedist") && has(SEARCH) && has(SEARCHSTORE) {
             storedist = true;
         } else if is(a, "frommember") && i + 1 < remaining && has(SEARCH) && !fromloc {
-            if let Some(z) = &zs {
-                center = member_pos(z, &rest[i + 1])?;
+            if let Some(z) = zs {
+                (query.lon, query.lat) = member_pos(z, &rest[i + 1])?;
             }
             frommember = true;
             i += 1;
         } else if is(a, "fromlonlat") && i + 2 < remaining && has(SEARCH) && !frommember {
-            center = lon_lat(&rest[i + 1], &rest[i + 2])?;
+            (query.lon, query.lat) = lon_lat(&rest[i + 1], &rest[i + 2])?;
             fromloc = true;
             i += 2;
         } else if is(a, "byradius") && i + 2 < remaining && has(SEARCH) && !bybox {
             let (r, c) = radius(&rest[i + 1..i + 3])?;
-            shape = Shape::Radius(r);
-            conversion = c;
+            query.shape = Shape::Radius(r);
+            query.conversion = c;
             byradius = true;
             i += 2;
         } else if is(a, "bybox") && i + 3 < remaining && has(SEARCH) && !byradius {
-            let w = distance_arg(&rest[i + 1], "need numeric width")?;
-            let h = distance_arg(&rest[i + 2], "need numeric height")?;
-            if w < 0.0 || h < 0.0 {
+            let width = distance_arg(&rest[i + 1], "need numeric width")?;
+            let height = distance_arg(&rest[i + 2], "need numeric height")?;
+            if width < 0.0 || height < 0.0 {
                 return Err(CmdError::err("height or width cannot be negative"));
             }
-            conversion = unit(&rest[i + 3])?;
-            shape = Shape::Box { width: w * conversion, height: h * conversion };
+            query.conversion = unit(&rest[i + 3])?;
+            query.shape = Shape::Box { width, height };
             bybox = true;
             i += 3;
         } else {
@@ -390,13 +410,14 @@ fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
             "{what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
         )));
     }
-    let name = String::from_utf8_lossy(&args[0]).into_owned();
     if has(SEARCH) && !(frommember || fromloc) {
+        let name = String::from_utf8_lossy(&args[0]);
         return Err(CmdError::err(format!(
             "exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}"
         )));
     }
     if has(SEARCH) && !(byradius || bybox) {
+        let name = String::from_utf8_lossy(&args[0]);
         return Err(CmdError::err(format!(
             "exactly one of BYRADIUS and BYBOX can be specified for {name}"
         )));
@@ -404,8 +425,24 @@ fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
     if any && count == 0 {
         return Err(CmdError::err("the ANY argument requires COUNT argument"));
     }
-    let Some(zs) = zs else {
-        match store {
+    if count != 0 && sort == Sort::None && !any {
+        sort = Sort::Asc;
+    }
+    Ok(Request { query, store, storedist, withdist, withhash, withcoord, sort, any, count })
+}
+
+/// Redis's `georadiusGeneric`: every search command.
+fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
+    let (req, found) = {
+        let zs = read_zset(ctx, &args[src])?;
+        let req = parse_search(zs, args, flags)?;
+        let limit = req.any.then_some(req.count as usize);
+        let found = zs.map(|z| req.query.run(z, limit));
+        (req, found)
+    };
+    let conversion = req.query.conversion;
+    let Some(mut found) = found else {
+        match req.store {
             Some(dst) => {
                 if ctx.state.keyspace.remove(dst).is_some() {
                     ctx.signal_modified(dst);
@@ -418,47 +455,30 @@ fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
         }
         return Ok(());
     };
-    if count != 0 && sort == Sort::None && !any {
-        sort = Sort::Asc;
+    let returned = if req.count == 0 { found.len() } else { found.len().min(req.count as usize) };
+    // Redis sorts by distance alone: every result with glibc's qsort (a stable merge sort,
+    // ties keep the search order), or only the first COUNT with its own partial quicksort,
+    // whose order of ties is reproduced by `partial_sort`.
+    let desc = |a: &Point, b: &Point| search::by_distance(a, b).reverse();
+    match (req.sort, returned == found.len()) {
+        (Sort::None, _) => {}
+        (Sort::Asc, true) => found.sort_by(search::by_distance),
+        (Sort::Desc, true) => found.sort_by(desc),
+        (Sort::Asc, false) => search::partial_sort(&mut found, returned, search::by_distance),
+        (Sort::Desc, false) => search::partial_sort(&mut found, returned, desc),
     }
-    // (member, geohash, distance in meters, lon, lat)
-    let mut found: Vec<(Vec<u8>, f64, f64, f64, f64)> = Vec::new();
-    for (m, score) in zs.iter() {
-        let (lon, lat) = hash::decode(score as u64);
-        let dist = match shape {
-            Shape::Radius(r) => {
-                let d = hash::distance(center.0, center.1, lon, lat);
-                (d <= r).then_some(d)
-            }
-            Shape::Box { width, height } => {
-                hash::distance_in_box(width, height, center.0, center.1, lon, lat)
-            }
-        };
-        if let Some(d) = dist {
-            found.push((m.to_vec(), score, d, lon, lat));
-            if any && found.len() as i64 >= count {
-                break;
-            }
-        }
-    }
-    match sort {
-        Sort::Asc => found.sort_by(|a, b| a.2.total_cmp(&b.2)),
-        Sort::Desc => found.sort_by(|a, b| b.2.total_cmp(&a.2)),
-        Sort::None => {}
-    }
-    let returned = if count == 0 { found.len() } else { found.len().min(count as usize) };
     found.truncate(returned);
-    if let Some(dst) = store {
+    if let Some(dst) = req.store {
         let items: Vec<(&[u8], f64)> = found
             .iter()
-            .map(|(m, s, d, _, _)| (&m[..], if storedist { d / conversion } else { *s }))
+            .map(|p| (&p.member[..], if req.storedist { p.dist / conversion } else { p.score }))
             .collect();
         let zs = ZSet::from_items(items.iter().copied(), limits(ctx.server));
         if returned > 0 {
             let entry = Entry::new(Value::ZSet(Box::new(zs)), lru_clock(ctx.now_ms));
             ctx.state.keyspace.set(dst, entry);
             ctx.signal_modified(dst);
-            let event = if has(SEARCH) { "geosearchstore" } else { "georadiusstore" };
+            let event = if flags & SEARCH != 0 { "geosearchstore" } else { "georadiusstore" };
             ctx.notify(notify::ZSET, event, dst);
             ctx.dirty(returned as u64);
         } else if ctx.state.keyspace.remove(dst).is_some() {
@@ -469,24 +489,25 @@ fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
         ctx.out.integer(returned as i64);
         return Ok(());
     }
-    let options = usize::from(withdist) + usize::from(withhash) + usize::from(withcoord);
+    let options =
+        usize::from(req.withdist) + usize::from(req.withhash) + usize::from(req.withcoord);
     let out = &mut *ctx.out;
     out.array(returned);
-    for (m, s, d, lon, lat) in &found {
+    for p in &found {
         if options > 0 {
             out.array(options + 1);
         }
-        out.bulk(m);
-        if withdist {
-            reply_dist(out, d / conversion);
+        out.bulk(&p.member);
+        if req.withdist {
+            reply_dist(out, p.dist / conversion);
         }
-        if withhash {
-            out.integer(*s as i64);
+        if req.withhash {
+            out.integer(p.score as i64);
         }
-        if withcoord {
+        if req.withcoord {
             out.array(2);
-            reply_coord(out, *lon);
-            reply_coord(out, *lat);
+            reply_coord(out, p.lon);
+            reply_coord(out, p.lat);
         }
     }
     Ok(())

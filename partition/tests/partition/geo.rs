@@ -1,5 +1,6 @@
 //! Geo command tests. The table-driven cases hold the exact bytes redis-server 7.0.15 replied
-//! to the same commands (recorded side by side): stored geohashes, GEOPOS digits, distances.
+//! to the same commands (recorded side by side): stored geohashes, GEOPOS digits, distances,
+//! and the order searches find members in (cell by cell, as Redis reads them).
 
 use crate::string::{must_reply, resp3};
 use crate::util::*;
@@ -162,6 +163,156 @@ async fn geo_redis_replies_resp3() {
         ("geopos s a", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
         ("georadius s 15 37 200 km", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
         ("geosearch s fromlonlat 15 37 byradius 1 km", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    ];
+    for (command, expected) in cases {
+        must_reply(&mut s, command, expected).await;
+    }
+}
+
+/// Without ASC/DESC, members come cell by cell (centre, N, S, E, W, NE, NW, SE, SW,
+/// after the step adjustments), in score order inside a cell.
+#[tokio::test]
+async fn geo_search_order_follows_cells() {
+    let server = start_server().await;
+    let mut s = server.raw().await;
+    let cases: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("geoadd g 2.35 48.85 c 2.35 49.1 n 2.35 48.6 s 2.7 48.85 e 2.0 48.85 w 2.6 49.05 ne 2.1 49.05 nw 2.6 48.65 se 2.1 48.65 sw 2.36 48.86 c2", ":10\r\n"),
+        ("geosearch g fromlonlat 2.35 48.85 byradius 50 km", "*10\r\n$2\r\nsw\r\n$1\r\nw\r\n$2\r\nnw\r\n$1\r\ns\r\n$2\r\nse\r\n$1\r\nc\r\n$2\r\nc2\r\n$1\r\nn\r\n$1\r\ne\r\n$2\r\nne\r\n"),
+        ("geosearch g fromlonlat 2.35 48.85 byradius 50 km withdist", "*10\r\n*2\r\n$2\r\nsw\r\n$7\r\n28.8269\r\n*2\r\n$1\r\nw\r\n$7\r\n25.6165\r\n*2\r\n$2\r\nnw\r\n$7\r\n28.7803\r\n*2\r\n$1\r\ns\r\n$7\r\n27.8066\r\n*2\r\n$2\r\nse\r\n$7\r\n28.8270\r\n*2\r\n$1\r\nc\r\n$6\r\n0.0001\r\n*2\r\n$2\r\nc2\r\n$6\r\n1.3315\r\n*2\r\n$1\r\nn\r\n$7\r\n27.8067\r\n*2\r\n$1\r\ne\r\n$7\r\n25.6167\r\n*2\r\n$2\r\nne\r\n$7\r\n28.7805\r\n"),
+        ("georadius g 2.35 48.85 50 km", "*10\r\n$2\r\nsw\r\n$1\r\nw\r\n$2\r\nnw\r\n$1\r\ns\r\n$2\r\nse\r\n$1\r\nc\r\n$2\r\nc2\r\n$1\r\nn\r\n$1\r\ne\r\n$2\r\nne\r\n"),
+        ("geosearch g fromlonlat 2.35 48.85 bybox 80 80 km", "*10\r\n$2\r\nsw\r\n$1\r\nw\r\n$2\r\nnw\r\n$1\r\ns\r\n$2\r\nse\r\n$1\r\nc\r\n$2\r\nc2\r\n$1\r\nn\r\n$1\r\ne\r\n$2\r\nne\r\n"),
+    ];
+    for (command, expected) in cases {
+        must_reply(&mut s, command, expected).await;
+    }
+}
+
+/// `COUNT n ANY` keeps the first n members found in cell order, then sorts only those.
+#[tokio::test]
+async fn geo_search_count_any_stops_in_cell_order() {
+    let server = start_server().await;
+    let mut s = server.raw().await;
+    let cases: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("geoadd g 2.35 48.85 c 2.35 49.1 n 2.35 48.6 s 2.7 48.85 e 2.0 48.85 w 2.6 49.05 ne 2.1 49.05 nw 2.6 48.65 se 2.1 48.65 sw 2.36 48.86 c2", ":10\r\n"),
+        ("geosearch g fromlonlat 2.35 48.85 byradius 50 km count 3 any", "*3\r\n$2\r\nsw\r\n$1\r\nw\r\n$2\r\nnw\r\n"),
+        ("geosearch g fromlonlat 2.35 48.85 byradius 50 km count 5 any", "*5\r\n$2\r\nsw\r\n$1\r\nw\r\n$2\r\nnw\r\n$1\r\ns\r\n$2\r\nse\r\n"),
+        ("geosearch g fromlonlat 2.35 48.85 byradius 50 km count 5 any asc", "*5\r\n$1\r\nw\r\n$1\r\ns\r\n$2\r\nnw\r\n$2\r\nsw\r\n$2\r\nse\r\n"),
+        ("geosearch g fromlonlat 2.35 48.85 byradius 50 km count 3 desc any", "*3\r\n$2\r\nsw\r\n$2\r\nnw\r\n$1\r\nw\r\n"),
+        ("georadius g 2.35 48.85 50 km count 2 any", "*2\r\n$2\r\nsw\r\n$1\r\nw\r\n"),
+        ("geosearchstore dst g fromlonlat 2.35 48.85 byradius 50 km count 2 any", ":2\r\n"),
+        ("zrange dst 0 -1", "*2\r\n$2\r\nsw\r\n$1\r\nw\r\n"),
+    ];
+    for (command, expected) in cases {
+        must_reply(&mut s, command, expected).await;
+    }
+}
+
+/// Scores outside the geohash range fall in no cell; a 20000 km radius reads the whole
+/// grid, a 1 m one a single cell.
+#[tokio::test]
+async fn geo_search_skips_invalid_scores_and_extreme_radii() {
+    let server = start_server().await;
+    let mut s = server.raw().await;
+    let cases: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("geoadd g 2.35 48.85 c 2.35 49.1 n 2.35 48.6 s 2.7 48.85 e 2.0 48.85 w 2.6 49.05 ne 2.1 49.05 nw 2.6 48.65 se 2.1 48.65 sw 2.36 48.86 c2", ":10\r\n"),
+        ("zadd g -1 neg 4503599627370496 big inf inf -inf ninf 4503599627370495 last 0 zero 1.5 frac", ":7\r\n"),
+        ("geosearch g fromlonlat 2.35 48.85 byradius 20000 km", "*13\r\n$2\r\nsw\r\n$1\r\nw\r\n$2\r\nnw\r\n$1\r\ns\r\n$2\r\nse\r\n$1\r\nc\r\n$2\r\nc2\r\n$1\r\nn\r\n$1\r\ne\r\n$2\r\nne\r\n$4\r\nlast\r\n$4\r\nzero\r\n$4\r\nfrac\r\n"),
+        ("geosearch g fromlonlat 0 0 byradius 20000 km count 20 any", "*13\r\n$2\r\nsw\r\n$1\r\nw\r\n$2\r\nnw\r\n$1\r\ns\r\n$2\r\nse\r\n$1\r\nc\r\n$2\r\nc2\r\n$1\r\nn\r\n$1\r\ne\r\n$2\r\nne\r\n$4\r\nlast\r\n$4\r\nzero\r\n$4\r\nfrac\r\n"),
+        ("geosearch g fromlonlat -180 -85 byradius 1 km withhash", "*0\r\n"),
+        ("geosearch g fromlonlat 180 85 byradius 1 km withhash", "*0\r\n"),
+        ("geosearch g fromlonlat 2.35 48.85 byradius 1 m", "*1\r\n$1\r\nc\r\n"),
+        ("geosearch g fromlonlat 2.36 48.86 byradius 1 m withdist", "*1\r\n*2\r\n$2\r\nc2\r\n$6\r\n0.1967\r\n"),
+        ("geosearch g frommember c2 byradius 1 m withcoord", "*1\r\n*2\r\n$2\r\nc2\r\n*2\r\n$19\r\n2.35999792814254761\r\n$20\r\n48.86000112614513569\r\n"),
+        ("geosearch g frommember c2 byradius 0 m", "*1\r\n$2\r\nc2\r\n"),
+    ];
+    for (command, expected) in cases {
+        must_reply(&mut s, command, expected).await;
+    }
+}
+
+/// Boxes near the poles and across ±180°, including Redis's misses when a neighbour cell
+/// wraps around the grid.
+#[tokio::test]
+async fn geo_search_boxes_at_poles_and_antimeridian() {
+    let server = start_server().await;
+    let mut s = server.raw().await;
+    let cases: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("geoadd p 0 85 a 90 85 b 180 85 c -90 85 d 45 84 e 0 84.9 f 0 -85 g 90 -84.5 h -179.5 -84.9 i", ":9\r\n"),
+        ("geosearch p fromlonlat 0 85 bybox 2000 2000 km", "*5\r\n$1\r\nf\r\n$1\r\na\r\n$1\r\ne\r\n$1\r\nb\r\n$1\r\nd\r\n"),
+        ("geosearch p fromlonlat 0 85 bybox 20000 500 km withdist", "*5\r\n*2\r\n$1\r\nf\r\n$7\r\n11.1226\r\n*2\r\n$1\r\na\r\n$6\r\n0.0000\r\n*2\r\n$1\r\ne\r\n$8\r\n478.7634\r\n*2\r\n$1\r\nb\r\n$8\r\n785.9890\r\n*2\r\n$1\r\nd\r\n$8\r\n785.9889\r\n"),
+        ("geosearch p fromlonlat 10 84.5 bybox 6000 200 km", "*5\r\n$1\r\nf\r\n$1\r\na\r\n$1\r\ne\r\n$1\r\nb\r\n$1\r\nd\r\n"),
+        ("geosearch p fromlonlat 0 -85 bybox 20000 400 km withdist", "*3\r\n*2\r\n$1\r\ng\r\n$6\r\n0.0000\r\n*2\r\n$1\r\nh\r\n$8\r\n826.1735\r\n*2\r\n$1\r\ni\r\n$9\r\n1123.3749\r\n"),
+        ("geosearch p fromlonlat 180 -85 bybox 3000 3000 km asc", "*2\r\n$1\r\nh\r\n$1\r\ng\r\n"),
+        ("flushall", "+OK\r\n"),
+        ("geoadd m 179.9 0 a -179.9 0 b 179.5 0.2 c -179.5 -0.2 d 180 0 e -180 0 f 179.99 10 g -179.99 -10 h", ":8\r\n"),
+        ("geosearch m fromlonlat 180 0 bybox 50 50 km withdist", "*2\r\n*2\r\n$1\r\ne\r\n$6\r\n0.0001\r\n*2\r\n$1\r\na\r\n$7\r\n11.1227\r\n"),
+        ("geosearch m fromlonlat -180 0 bybox 100 50 km", "*3\r\n$1\r\nf\r\n$1\r\nb\r\n$1\r\na\r\n"),
+        ("geosearch m fromlonlat 179.95 0 bybox 200 200 km asc withdist", "*5\r\n*2\r\n$1\r\na\r\n$6\r\n5.5614\r\n*2\r\n$1\r\nf\r\n$6\r\n5.5616\r\n*2\r\n$1\r\nb\r\n$7\r\n16.6840\r\n*2\r\n$1\r\nc\r\n$7\r\n54.7724\r\n*2\r\n$1\r\nd\r\n$7\r\n65.0933\r\n"),
+        ("geosearch m fromlonlat -179.95 0 bybox 200 200 km", "*5\r\n$1\r\nf\r\n$1\r\nb\r\n$1\r\nd\r\n$1\r\nc\r\n$1\r\na\r\n"),
+        ("geosearch m fromlonlat 179.95 0 bybox 100 3000 km desc", "*5\r\n$1\r\nh\r\n$1\r\ng\r\n$1\r\nb\r\n$1\r\nf\r\n$1\r\na\r\n"),
+        ("geosearch m fromlonlat 180 0 byradius 100 km withcoord", "*3\r\n*2\r\n$1\r\ne\r\n*2\r\n$3\r\n180\r\n$19\r\n0.00000126736058093\r\n*2\r\n$1\r\nc\r\n*2\r\n$21\r\n179.50000137090682983\r\n$19\r\n0.20000090571705442\r\n*2\r\n$1\r\na\r\n*2\r\n$21\r\n179.89999920129776001\r\n$19\r\n0.00000126736058093\r\n"),
+        ("geosearch m fromlonlat -180 0 byradius 100 km withcoord", "*5\r\n*2\r\n$1\r\nf\r\n*2\r\n$22\r\n-179.99999731779098511\r\n$19\r\n0.00000126736058093\r\n*2\r\n$1\r\nb\r\n*2\r\n$22\r\n-179.89999920129776001\r\n$19\r\n0.00000126736058093\r\n*2\r\n$1\r\nd\r\n*2\r\n$22\r\n-179.50000137090682983\r\n$20\r\n-0.20000090571705442\r\n*2\r\n$1\r\nc\r\n*2\r\n$21\r\n179.50000137090682983\r\n$19\r\n0.20000090571705442\r\n*2\r\n$1\r\na\r\n*2\r\n$21\r\n179.89999920129776001\r\n$19\r\n0.00000126736058093\r\n"),
+    ];
+    for (command, expected) in cases {
+        must_reply(&mut s, command, expected).await;
+    }
+}
+
+/// COUNT below the number of results sorts partially, as Redis's `pqsort`: equal
+/// distances come out in its order, not in search order.
+#[tokio::test]
+async fn geo_search_partial_sort_keeps_redis_tie_order() {
+    let server = start_server().await;
+    let mut s = server.raw().await;
+    let cases: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("geoadd t 10 10 a 10 10 b 10 10 c 10 10 d 10 10 e 10 10 f 10 10 g 10 10 h 10.1 10 i 10.1 10 j 10.2 10 k", ":11\r\n"),
+        ("geosearch t fromlonlat 10 10 byradius 100 km count 9 desc", "*9\r\n$1\r\nk\r\n$1\r\ni\r\n$1\r\nj\r\n$1\r\nd\r\n$1\r\ne\r\n$1\r\na\r\n$1\r\ng\r\n$1\r\nh\r\n$1\r\nf\r\n"),
+        ("geosearch t fromlonlat 10.1 10 byradius 100 km count 5 asc", "*5\r\n$1\r\ni\r\n$1\r\nj\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n"),
+        ("geosearch t fromlonlat 10.1 10 byradius 100 km asc", "*11\r\n$1\r\ni\r\n$1\r\nj\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n$1\r\nf\r\n$1\r\ng\r\n$1\r\nh\r\n$1\r\nk\r\n"),
+    ];
+    for (command, expected) in cases {
+        must_reply(&mut s, command, expected).await;
+    }
+}
+
+/// RESP3 replies of the ±180° searches (a position stored at longitude 180 has a hash
+/// beyond 2^52 and is found from a centre on that edge, as in Redis).
+#[tokio::test]
+async fn geo_search_antimeridian_resp3() {
+    let server = start_server().await;
+    let mut s = resp3(&server).await;
+    let cases: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("geoadd m 179.9 0 a -179.9 0 b 179.5 0.2 c -179.5 -0.2 d 180 0 e -180 0 f", ":6\r\n"),
+        ("zadd m -1 neg 4503599627370496 big inf inf", ":3\r\n"),
+        ("geosearch m fromlonlat 180 0 byradius 100 km withcoord withdist withhash", "*3\r\n*4\r\n$1\r\ne\r\n$6\r\n0.0001\r\n:10133099161583616\r\n*2\r\n,180\r\n,0.00000126736058093\r\n*4\r\n$1\r\nc\r\n$7\r\n59.8970\r\n:4128294766816706\r\n*2\r\n,179.50000137090682983\r\n,0.20000090571705442\r\n*4\r\n$1\r\na\r\n$7\r\n11.1227\r\n:4128299113121960\r\n*2\r\n,179.89999920129776001\r\n,0.00000126736058093\r\n"),
+        ("geosearch m fromlonlat -179.95 0 bybox 200 200 km count 2 any withcoord", "*2\r\n*2\r\n$1\r\nf\r\n*2\r\n,-179.99999731779098511\r\n,0.00000126736058093\r\n*2\r\n$1\r\nb\r\n*2\r\n,-179.89999920129776001\r\n,0.00000126736058093\r\n"),
+    ];
+    for (command, expected) in cases {
+        must_reply(&mut s, command, expected).await;
+    }
+}
+
+/// Distances are rounded as Redis rounds them (`d * 10000` to the nearest integer), which
+/// can differ in the last digit from formatting `d` with four decimals.
+#[tokio::test]
+async fn geo_distance_rounds_as_redis() {
+    let server = start_server().await;
+    let mut s = server.raw().await;
+    let cases: &[(&str, &str)] = &[
+        ("flushall", "+OK\r\n"),
+        ("zadd x 2104887826009409 p4 2554274522600887 p6", ":2\r\n"),
+        ("geodist x p4 p6 ft", "$13\r\n40025732.8736\r\n"),
+        ("geodist x p4 p6", "$13\r\n12199843.3799\r\n"),
+        (
+            "geosearch x frommember p4 byradius 40000000 ft withdist",
+            "*1\r\n*2\r\n$2\r\np4\r\n$6\r\n0.0000\r\n",
+        ),
     ];
     for (command, expected) in cases {
         must_reply(&mut s, command, expected).await;

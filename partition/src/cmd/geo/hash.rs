@@ -3,13 +3,13 @@
 //! haversine formula with Redis's Earth radius, so digits match redis-server's.
 
 /// Redis's `EARTH_RADIUS_IN_METERS`.
-const EARTH_RADIUS: f64 = 6372797.560856;
+pub const EARTH_RADIUS: f64 = 6372797.560856;
 const LAT_MIN: f64 = -85.05112878;
 const LAT_MAX: f64 = 85.05112878;
 const LON_MIN: f64 = -180.0;
 const LON_MAX: f64 = 180.0;
 /// Bits per coordinate.
-const STEP: u32 = 26;
+pub const STEP: u32 = 26;
 
 /// True when (`lon`, `lat`) can be indexed.
 pub fn valid(lon: f64, lat: f64) -> bool {
@@ -36,17 +36,98 @@ fn squash(v: u64) -> u32 {
     ((x | (x >> 16)) & 0x0000_0000_FFFF_FFFF) as u32
 }
 
-/// Interleaves cell indexes: latitude in the even bits, longitude in the odd ones.
-fn hash_in(lon: f64, lat: f64, lon_range: (f64, f64), lat_range: (f64, f64)) -> u64 {
-    let cells = (1u64 << STEP) as f64;
+/// Cell indexes of (`lon`, `lat`) with `step` bits per coordinate: (longitude, latitude).
+/// A coordinate at the top of its range gets index `2^step`, one past the last cell, as in
+/// Redis (the conversion does not clamp).
+fn indexes(
+    lon: f64,
+    lat: f64,
+    step: u32,
+    lon_range: (f64, f64),
+    lat_range: (f64, f64),
+) -> (u32, u32) {
+    let cells = (1u64 << step) as f64;
     let lat_off = (lat - lat_range.0) / (lat_range.1 - lat_range.0) * cells;
     let lon_off = (lon - lon_range.0) / (lon_range.1 - lon_range.0) * cells;
-    spread(lat_off as u32) | (spread(lon_off as u32) << 1)
+    (lon_off as u32, lat_off as u32)
+}
+
+/// Interleaves cell indexes: latitude in the even bits, longitude in the odd ones.
+fn interleave(ilon: u32, ilat: u32) -> u64 {
+    spread(ilat) | (spread(ilon) << 1)
+}
+
+fn hash_in(lon: f64, lat: f64, lon_range: (f64, f64), lat_range: (f64, f64)) -> u64 {
+    let (ilon, ilat) = indexes(lon, lat, STEP, lon_range, lat_range);
+    interleave(ilon, ilat)
 }
 
 /// The 52-bit geohash a valid position is stored under.
 pub fn encode(lon: f64, lat: f64) -> u64 {
     hash_in(lon, lat, (LON_MIN, LON_MAX), (LAT_MIN, LAT_MAX))
+}
+
+/// A geohash cell at a coarser precision: `step` bits per coordinate (1..=26), interleaved
+/// as in [`encode`]. Searches cover their shape with such cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    pub bits: u64,
+    pub step: u32,
+}
+
+/// A cell's extent in degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Area {
+    pub lon_min: f64,
+    pub lon_max: f64,
+    pub lat_min: f64,
+    pub lat_max: f64,
+}
+
+impl Cell {
+    /// The cell of `step` bits per coordinate holding the valid position (`lon`, `lat`).
+    pub fn of(lon: f64, lat: f64, step: u32) -> Cell {
+        let (ilon, ilat) = indexes(lon, lat, step, (LON_MIN, LON_MAX), (LAT_MIN, LAT_MAX));
+        Cell { bits: interleave(ilon, ilat), step }
+    }
+
+    /// The cell's extent. Bits above the step are not masked (a position on the top edge
+    /// yields an area just past the range), as Redis decodes.
+    pub fn area(self) -> Area {
+        let cells = (1u64 << self.step) as f64;
+        let ilat = squash(self.bits) as f64;
+        let ilon = squash(self.bits >> 1) as f64;
+        let lat_scale = LAT_MAX - LAT_MIN;
+        let lon_scale = LON_MAX - LON_MIN;
+        Area {
+            lon_min: LON_MIN + (ilon / cells) * lon_scale,
+            lon_max: LON_MIN + ((ilon + 1.0) / cells) * lon_scale,
+            lat_min: LAT_MIN + (ilat / cells) * lat_scale,
+            lat_max: LAT_MIN + ((ilat + 1.0) / cells) * lat_scale,
+        }
+    }
+
+    /// The neighbour `dlon` cells east and `dlat` cells north, wrapping around at the edges
+    /// of the grid. A coordinate that moves is reduced to `step` bits; one that does not is
+    /// kept whole (Redis's `geohash_move_x`/`geohash_move_y`).
+    pub fn moved(self, dlon: i32, dlat: i32) -> Cell {
+        let mask = (1u32 << self.step).wrapping_sub(1);
+        let mut ilon = squash(self.bits >> 1);
+        let mut ilat = squash(self.bits);
+        if dlon != 0 {
+            ilon = ilon.wrapping_add_signed(dlon) & mask;
+        }
+        if dlat != 0 {
+            ilat = ilat.wrapping_add_signed(dlat) & mask;
+        }
+        Cell { bits: interleave(ilon, ilat), step: self.step }
+    }
+
+    /// The scores of the stored positions inside the cell: `min <= score < max`.
+    pub fn scores(self) -> (f64, f64) {
+        let shift = 2 * (STEP - self.step);
+        ((self.bits << shift) as f64, ((self.bits + 1) << shift) as f64)
+    }
 }
 
 /// The centre of the cell `hash` names, clamped to the valid range: (longitude, latitude).
@@ -78,8 +159,15 @@ pub fn to_base32(hash: u64) -> [u8; 11] {
     out
 }
 
-fn rad(deg: f64) -> f64 {
+/// Degrees to radians.
+pub fn rad(deg: f64) -> f64 {
     deg * (std::f64::consts::PI / 180.0)
+}
+
+/// Radians to degrees, computed as Redis does (a division, not `to_degrees`), so the last
+/// bit agrees.
+pub fn deg(rad: f64) -> f64 {
+    rad / (std::f64::consts::PI / 180.0)
 }
 
 /// Distance along a meridian.
