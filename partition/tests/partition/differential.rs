@@ -419,7 +419,6 @@ fn lists(g: &mut Gen) -> Command {
     ordered(args)
 }
 
-#[allow(dead_code)] // joins FAMILIES once searches walk geohash boxes as Redis does
 fn geo(g: &mut Gen) -> Command {
     let k = if g.chance(70) { format!("geo{}", g.rng.random_range(0..2)) } else { g.key() };
     let lon = |g: &mut Gen| format!("{}.{}", g.int(-180, 179), g.int(0, 999_999));
@@ -499,7 +498,7 @@ fn transaction(g: &mut Gen) -> Vec<Command> {
 }
 
 /// The family generators run by the test.
-const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace, zsets, hashes, sets, lists];
+const FAMILIES: &[fn(&mut Gen) -> Command] = &[strings, keyspace, zsets, hashes, sets, lists, geo];
 
 /// Encoding limits set at the start of a run.
 const SMALL_LIMITS: &[(&str, &str)] = &[
