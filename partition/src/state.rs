@@ -109,6 +109,8 @@ pub struct State {
     pub blocked: Blocked,
     /// `maxmemory` and the eviction policy.
     pub eviction: Eviction,
+    /// `hll-sparse-max-bytes`, read by every PFADD.
+    pub hll_sparse_max_bytes: usize,
 }
 
 /// A client watching a key.
@@ -137,6 +139,7 @@ impl State {
             pubsub: PubSub::default(),
             blocked: Blocked::default(),
             eviction: Eviction::default(),
+            hll_sparse_max_bytes: 3000,
         }
     }
 
@@ -196,6 +199,7 @@ impl State {
         self.eviction.maxmemory = number("maxmemory") as usize;
         self.eviction.samples = number("maxmemory-samples") as usize;
         self.eviction.lfu_decay_time = number("lfu-decay-time");
+        self.hll_sparse_max_bytes = number("hll-sparse-max-bytes") as usize;
         self.eviction.policy = Policy::parse(&config.get("maxmemory-policy").unwrap_or_default());
         self.refresh_expiry_log();
         self.keyspace.log_created = crate::notify::enabled(self.notify_flags, crate::notify::NEW);
