@@ -29,6 +29,9 @@ pub enum TimeoutReply {
 #[derive(Debug, Clone)]
 pub struct BlockRequest {
     pub keys: Vec<Bytes>,
+    /// The type whose values the command pops (`"list"`, `"zset"`): a signalled key holding
+    /// another type does not wake the client, as in Redis 7.0.
+    pub waits_for: &'static str,
     /// Unix milliseconds; `None` waits forever.
     pub deadline_ms: Option<u64>,
     pub on_timeout: TimeoutReply,
@@ -169,15 +172,6 @@ impl Blocked {
     }
 }
 
-/// The type a blocking command waits for: sorted-set pops wait for a zset, the rest for a list.
-fn wanted_type(command: &[u8]) -> &'static str {
-    if command.len() > 2 && command[..2].eq_ignore_ascii_case(b"bz") {
-        "zset"
-    } else {
-        "list"
-    }
-}
-
 /// Serves the clients parked on the keys signalled so far (Redis's
 /// `handleClientsBlockedOnKeys`): for each key, in order, its clients first come first served,
 /// each by running its command again. A client whose command found data gets the reply in its
@@ -189,7 +183,7 @@ pub fn serve_ready(server: &crate::server::Server, state: &mut crate::state::Sta
             for id in state.blocked.queue(&key) {
                 // Like Redis 7.0, wait on: a key that became some other type does not wake.
                 let wanted = match state.blocked.clients.get(&id) {
-                    Some(c) => wanted_type(&c.args[0]),
+                    Some(c) => c.request.waits_for,
                     None => continue,
                 };
                 let live = state

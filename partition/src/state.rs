@@ -109,8 +109,34 @@ pub struct State {
     pub blocked: Blocked,
     /// `maxmemory` and the eviction policy.
     pub eviction: Eviction,
-    /// `hll-sparse-max-bytes`, read by every PFADD.
+    /// The compact-encoding limits, read by every write that may convert a value.
+    pub encodings: Encodings,
+}
+
+/// The compact-encoding limits (`*-max-listpack-*`, `set-max-intset-entries`,
+/// `hll-sparse-max-bytes`), mirrored from the config by [`State::configure`] so that HSET,
+/// ZADD, LPUSH, PFADD … read plain fields instead of locking and parsing the config.
+#[derive(Debug, Clone, Copy)]
+pub struct Encodings {
+    pub hash: crate::types::hash::Limits,
+    pub zset: crate::types::zset::Limits,
+    pub set_max_intset_entries: usize,
+    /// `list-max-listpack-size`, taken by a list when it is created.
+    pub list_max_listpack_size: i64,
     pub hll_sparse_max_bytes: usize,
+}
+
+impl Default for Encodings {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        Encodings {
+            hash: crate::types::hash::Limits::default(),
+            zset: crate::types::zset::Limits { entries: 128, value: 64 },
+            set_max_intset_entries: 512,
+            list_max_listpack_size: -2,
+            hll_sparse_max_bytes: 3000,
+        }
+    }
 }
 
 /// A client watching a key.
@@ -139,7 +165,7 @@ impl State {
             pubsub: PubSub::default(),
             blocked: Blocked::default(),
             eviction: Eviction::default(),
-            hll_sparse_max_bytes: 3000,
+            encodings: Encodings::default(),
         }
     }
 
@@ -199,7 +225,23 @@ impl State {
         self.eviction.maxmemory = number("maxmemory") as usize;
         self.eviction.samples = number("maxmemory-samples") as usize;
         self.eviction.lfu_decay_time = number("lfu-decay-time");
-        self.hll_sparse_max_bytes = number("hll-sparse-max-bytes") as usize;
+        let size = |name: &str| number(name).min(usize::MAX as u64) as usize;
+        self.encodings = Encodings {
+            hash: crate::types::hash::Limits {
+                max_entries: size("hash-max-listpack-entries"),
+                max_value: size("hash-max-listpack-value"),
+            },
+            zset: crate::types::zset::Limits {
+                entries: size("zset-max-listpack-entries"),
+                value: size("zset-max-listpack-value"),
+            },
+            set_max_intset_entries: size("set-max-intset-entries"),
+            list_max_listpack_size: config
+                .get("list-max-listpack-size")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(-2),
+            hll_sparse_max_bytes: size("hll-sparse-max-bytes"),
+        };
         self.eviction.policy = Policy::parse(&config.get("maxmemory-policy").unwrap_or_default());
         self.refresh_expiry_log();
         self.keyspace.log_created = crate::notify::enabled(self.notify_flags, crate::notify::NEW);

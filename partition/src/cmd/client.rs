@@ -27,7 +27,7 @@ fn on_off(arg: &[u8]) -> Result<bool, CmdError> {
 }
 
 fn client(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let spec = super::lookup(b"client").expect("registered").spec;
+    let spec = super::spec("client");
     let sub = subcommand(spec, args)?;
     match sub.name {
         "client|help" => {

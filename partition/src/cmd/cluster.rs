@@ -12,7 +12,7 @@ use crate::error::{CmdError, CmdResult};
 pub const COMMANDS: &[(&str, Handler)] = &[("cluster", cluster)];
 
 fn cluster(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let spec = protocol::command::lookup(b"cluster").expect("in the command table");
+    let spec = super::spec("cluster");
     let sub = subcommand(spec, args)?;
     match sub.name {
         "cluster|keyslot" => {

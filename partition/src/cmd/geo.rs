@@ -133,6 +133,7 @@ fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let key = &args[1];
     let now = ctx.now_ms;
+    let zlimits = limits(ctx.state);
     let zs = match super::lookup_write(ctx.state, key, now) {
         Some(e) => e.value.as_zset_mut()?,
         None if xx => {
@@ -148,7 +149,6 @@ fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             e.value.as_zset_mut()?
         }
     };
-    let mut lim = None;
     let (mut added, mut updated) = (0i64, 0i64);
     for (score, member) in points {
         match zs.score(member) {
@@ -161,11 +161,7 @@ fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             }
             None if xx => {}
             None => {
-                let l = if zs.is_listpack() {
-                    *lim.get_or_insert_with(|| limits(ctx.server))
-                } else {
-                    Limits::NONE
-                };
+                let l = if zs.is_listpack() { zlimits } else { Limits::NONE };
                 zs.insert(member, score, l);
                 added += 1;
             }
@@ -473,7 +469,7 @@ fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
             .iter()
             .map(|p| (&p.member[..], if req.storedist { p.dist / conversion } else { p.score }))
             .collect();
-        let zs = ZSet::from_items(items.iter().copied(), limits(ctx.server));
+        let zs = ZSet::from_items(items.iter().copied(), limits(ctx.state));
         if returned > 0 {
             let entry = Entry::new(Value::ZSet(Box::new(zs)), lru_clock(ctx.now_ms));
             ctx.state.keyspace.set(dst, entry);

@@ -38,21 +38,9 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("hscan", hscan),
 ];
 
-/// A numeric setting (`hash-max-listpack-entries` …). Reads the stored override directly: the
-/// parameter table lookup behind `Config::get` is too slow for HSET's hot path.
-pub(super) fn config_usize(ctx: &Ctx, name: &str, default: usize) -> usize {
-    match ctx.server.config().other.get(name) {
-        None => default,
-        Some(v) => v.parse::<u64>().map_or(default, |n| n.min(usize::MAX as u64) as usize),
-    }
-}
-
+/// The `hash-max-listpack-*` limits.
 fn limits(ctx: &Ctx) -> Limits {
-    let d = Limits::default();
-    Limits {
-        max_entries: config_usize(ctx, "hash-max-listpack-entries", d.max_entries),
-        max_value: config_usize(ctx, "hash-max-listpack-value", d.max_value),
-    }
+    ctx.state.encodings.hash
 }
 
 /// A small xorshift generator seeded from the server's random source once per command, so

@@ -40,9 +40,9 @@ fn sketch_of(value: &Value) -> Result<&[u8], CmdError> {
     }
 }
 
-/// `hll-sparse-max-bytes` (mirrored in the state: no config lock or parse per PFADD).
+/// `hll-sparse-max-bytes`.
 fn sparse_max_bytes(ctx: &Ctx) -> usize {
-    ctx.state.hll_sparse_max_bytes
+    ctx.state.encodings.hll_sparse_max_bytes
 }
 
 /// Runs `f` on the bytes of a (validated) sketch value, in place: the buffer moves out of the

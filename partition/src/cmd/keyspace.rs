@@ -468,7 +468,7 @@ const OBJECT_HELP: &[&str] = &[
 ];
 
 fn object(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let spec = protocol::command::lookup(b"object").expect("in the command table");
+    let spec = super::spec("object");
     let sub = subcommand(spec, args)?;
     if sub.name == "object|help" {
         ctx.out.array(OBJECT_HELP.len());

@@ -18,7 +18,6 @@ use crate::blocking::{parse_timeout, TimeoutReply};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Entry;
 use crate::notify;
-use crate::server::Server;
 use crate::state::State;
 use crate::time::lru_clock;
 use crate::types::list::{End, List};
@@ -84,25 +83,16 @@ fn parse_range(arg: &[u8], min: i64, max: i64, msg: &str) -> Result<i64, CmdErro
     }
 }
 
-/// `list-max-listpack-size`, read when a list is created (existing lists keep theirs, as in
-/// Redis).
-fn list_fill(server: &Server) -> i64 {
-    server.config().get_i64("list-max-listpack-size").unwrap_or(-2)
-}
-
 /// The list at `key` for pushing, created when absent; WRONGTYPE for another type. Call it
 /// only once every other check has passed: it may create the key.
-fn list_for_push<'a>(
-    state: &'a mut State,
-    server: &Server,
-    key: &[u8],
-    now: u64,
-) -> Result<&'a mut List, CmdError> {
+fn list_for_push<'a>(state: &'a mut State, key: &[u8], now: u64) -> Result<&'a mut List, CmdError> {
     if state.keyspace.expire_if_needed(key, now) {
         fold_expired(state);
     }
+    // A new list takes `list-max-listpack-size` now; existing lists keep theirs, as in Redis.
+    let fill = state.encodings.list_max_listpack_size;
     let (entry, created) = state.keyspace.get_or_insert_with(key, now, || {
-        Entry::new(Value::List(Box::new(List::new(list_fill(server)))), lru_clock(now))
+        Entry::new(Value::List(Box::new(List::new(fill))), lru_clock(now))
     });
     if !created {
         entry.touch(now);
@@ -150,7 +140,7 @@ fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, existing_only: bool) ->
             }
         }
     } else {
-        list_for_push(ctx.state, ctx.server, key, now)?
+        list_for_push(ctx.state, key, now)?
     };
     for value in &args[2..] {
         list.push(end, value);
@@ -272,7 +262,7 @@ fn bpop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) -> CmdResult {
     let deadline = parse_timeout(&args[args.len() - 1], ctx.now_ms)?;
     let keys = &args[1..args.len() - 1];
     if !pop_first_nonempty(ctx, keys, end, None)? {
-        ctx.block(keys, deadline, TimeoutReply::NullArray)?;
+        ctx.block(keys, "list", deadline, TimeoutReply::NullArray)?;
     }
     Ok(())
 }
@@ -328,7 +318,7 @@ fn blmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let m = parse_mpop(args, 2)?;
     let deadline = parse_timeout(&args[1], ctx.now_ms)?;
     if !pop_first_nonempty(ctx, m.keys, m.end, Some(m.count))? {
-        ctx.block(m.keys, deadline, TimeoutReply::NullArray)?;
+        ctx.block(m.keys, "list", deadline, TimeoutReply::NullArray)?;
     }
     Ok(())
 }
@@ -354,7 +344,7 @@ fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> C
     let list = lookup_write(ctx.state, src, now).expect("checked above").value.as_list_mut()?;
     let value = list.peek(from).expect("non-empty list").to_vec();
     list.pop(from);
-    list_for_push(ctx.state, ctx.server, dst, now)?.push(to, &value);
+    list_for_push(ctx.state, dst, now)?.push(to, &value);
     ctx.signal_modified(dst);
     ctx.notify(notify::LIST, push_event(to), dst);
     ctx.out.bulk(&value);
@@ -393,7 +383,7 @@ fn blmove_generic(
     if exists {
         lmove_generic(ctx, src, &args[2], from, to)
     } else {
-        ctx.block(std::slice::from_ref(src), deadline, TimeoutReply::Null)
+        ctx.block(std::slice::from_ref(src), "list", deadline, TimeoutReply::Null)
     }
 }
 

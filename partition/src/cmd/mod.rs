@@ -83,9 +83,11 @@ impl Ctx<'_> {
     /// Parks the client on `keys` until one is signalled or `deadline_ms` passes (see
     /// [`crate::blocking`]); a blocking handler calls this instead of replying when it finds
     /// nothing. Inside EXEC the client cannot wait, so the timeout reply is written at once.
+    /// `waits_for` is the type the command pops (`"list"`, `"zset"`).
     pub fn block(
         &mut self,
         keys: &[Bytes],
+        waits_for: &'static str,
         deadline_ms: Option<u64>,
         on_timeout: crate::blocking::TimeoutReply,
     ) -> CmdResult {
@@ -93,8 +95,12 @@ impl Ctx<'_> {
             crate::blocking::write_timeout_reply(self.out, on_timeout);
             return Ok(());
         }
-        self.client.block =
-            Some(crate::blocking::BlockRequest { keys: keys.to_vec(), deadline_ms, on_timeout });
+        self.client.block = Some(crate::blocking::BlockRequest {
+            keys: keys.to_vec(),
+            waits_for,
+            deadline_ms,
+            on_timeout,
+        });
         Ok(())
     }
 
@@ -424,6 +430,12 @@ pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> CmdError {
         clip(sub, 128),
         cmd.to_ascii_uppercase()
     ))
+}
+
+/// The table entry of a command this server implements, by its lower-case name (container
+/// commands look their subcommands up in it).
+pub fn spec(name: &str) -> &'static CommandSpec {
+    lookup(name.as_bytes()).unwrap_or_else(|| panic!("command '{name}' is not registered")).spec
 }
 
 /// The table entry of the subcommand in `args[1]` of container command `cmd` (CLIENT, CONFIG,

@@ -169,7 +169,7 @@ fn spublish(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 }
 
 fn pubsub(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
-    let sub = subcommand(ctx_spec(), args)?;
+    let sub = subcommand(super::spec("pubsub"), args)?;
     match sub.name {
         "pubsub|help" => {
             let lines = [
@@ -213,8 +213,4 @@ fn pubsub(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         _ => return Err(super::unknown_subcommand("pubsub", &args[1])),
     }
     Ok(())
-}
-
-fn ctx_spec() -> &'static protocol::command::CommandSpec {
-    protocol::command::lookup(b"pubsub").expect("PUBSUB is in the command table")
 }

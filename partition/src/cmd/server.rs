@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use protocol::ReplyWriter;
 
-use super::{is, parse_int, subcommand, Ctx, Handler};
+use super::{is, parse_int, spec, subcommand, Ctx, Handler};
 use crate::error::{CmdError, CmdResult};
 use crate::server::Server;
 use crate::state::State;
@@ -35,10 +35,6 @@ pub fn reply_help(out: &mut ReplyWriter, cmd: &str, lines: &[&str]) {
     }
     out.simple("HELP");
     out.simple("    Prints this help.");
-}
-
-fn spec(name: &str) -> &'static protocol::command::CommandSpec {
-    super::lookup(name.as_bytes()).expect("registered").spec
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 
 use bytes::Bytes;
 
-use super::hash::{config_usize, parse_scan_options, reply_scan, Rng};
+use super::hash::{parse_scan_options, reply_scan, Rng};
 use super::{is, lookup_read, lookup_write, parse_int, Ctx, Handler};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Entry;
@@ -39,7 +39,7 @@ pub const COMMANDS: &[(&str, Handler)] = &[
 ];
 
 fn max_intset(ctx: &Ctx) -> usize {
-    config_usize(ctx, "set-max-intset-entries", 512)
+    ctx.state.encodings.set_max_intset_entries
 }
 
 /// The set at `key` for reading, `None` when absent; WRONGTYPE for another type.

@@ -322,7 +322,7 @@ fn reply(ctx: &mut Ctx, selected: &[Item], gets: &[&[u8]]) -> CmdResult {
 fn store(ctx: &mut Ctx, selected: &[Item], gets: &[&[u8]], dst: &[u8]) -> CmdResult {
     let now = ctx.now_ms;
     let touch = !ctx.client.no_touch;
-    let fill = ctx.server.config().get_i64("list-max-listpack-size").unwrap_or(-2);
+    let fill = ctx.state.encodings.list_max_listpack_size;
     let mut list = List::new(fill);
     let mut key_buf = Vec::new();
     for item in selected {

@@ -23,7 +23,6 @@ use crate::blocking::{parse_timeout, TimeoutReply};
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace::Entry;
 use crate::notify;
-use crate::server::Server;
 use crate::state::State;
 use crate::time::lru_clock;
 use crate::types::listpack::Elem;
@@ -71,14 +70,9 @@ pub const COMMANDS: &[(&str, Handler)] = &[
 // ---------------------------------------------------------------------------------------------
 // Parsing and shared helpers
 
-/// The `zset-max-listpack-*` limits from the config.
-pub(crate) fn limits(server: &Server) -> Limits {
-    let cfg = server.config();
-    let get = |name: &str, default: i64| cfg.get_i64(name).unwrap_or(default).max(0) as usize;
-    Limits {
-        entries: get("zset-max-listpack-entries", 128),
-        value: get("zset-max-listpack-value", 64),
-    }
+/// The `zset-max-listpack-*` limits.
+pub(crate) fn limits(state: &State) -> Limits {
+    state.encodings.zset
 }
 
 /// Parses a score as Redis's `getDoubleFromObject` (no NaN). Plain decimal text, the common
@@ -322,6 +316,7 @@ fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], flags: u8) -> CmdRes
         float_arg(&pair[0])?;
     }
     let now = ctx.now_ms;
+    let zlimits = limits(ctx.state);
     let zs = match write_zset(ctx.state, key, now)? {
         Some(zs) => zs,
         None if has(XX) => {
@@ -341,7 +336,6 @@ fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], flags: u8) -> CmdRes
             entry.value.as_zset_mut()?
         }
     };
-    let mut lim = None;
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut new_score = 0.0;
     for pair in pairs.chunks_exact(2) {
@@ -371,11 +365,7 @@ fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], flags: u8) -> CmdRes
             }
             None if has(XX) => Outcome::Nop,
             None => {
-                let limits = if zs.is_listpack() {
-                    *lim.get_or_insert_with(|| limits(ctx.server))
-                } else {
-                    Limits::NONE
-                };
+                let limits = if zs.is_listpack() { zlimits } else { Limits::NONE };
                 zs.insert(member, score, limits);
                 new_score = score;
                 Outcome::Added
@@ -642,7 +632,7 @@ fn zrange_generic(
             }
             _ => Vec::new(),
         };
-        let zs = ZSet::from_items(items.iter().map(|(m, s)| (&m[..], *s)), limits(ctx.server));
+        let zs = ZSet::from_items(items.iter().map(|(m, s)| (&m[..], *s)), limits(ctx.state));
         store_result(ctx, &args[1], zs, "zrangestore");
         return Ok(());
     }
@@ -860,7 +850,7 @@ fn bzpop(ctx: &mut Ctx, args: &[Bytes], max: bool) -> CmdResult {
     if pop_first(ctx, keys, max, 1, PopShape::KeyFlat)? {
         return Ok(());
     }
-    ctx.block(keys, deadline, TimeoutReply::NullArray)
+    ctx.block(keys, "zset", deadline, TimeoutReply::NullArray)
 }
 
 fn bzpopmin(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
@@ -914,7 +904,7 @@ fn bzmpop(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     if pop_first(ctx, keys, max, count, PopShape::KeyNested)? {
         return Ok(());
     }
-    ctx.block(keys, deadline, TimeoutReply::NullArray)
+    ctx.block(keys, "zset", deadline, TimeoutReply::NullArray)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1259,7 +1249,7 @@ fn set_op(
         return Ok(());
     }
     if let Some(dst) = dst {
-        let zs = ZSet::from_items(result.iter().map(|(m, s)| (&m[..], *s)), limits(ctx.server));
+        let zs = ZSet::from_items(result.iter().map(|(m, s)| (&m[..], *s)), limits(ctx.state));
         let event = match op {
             SetOp::Union => "zunionstore",
             SetOp::Inter => "zinterstore",

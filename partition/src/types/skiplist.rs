@@ -347,9 +347,9 @@ impl SkipList {
         None
     }
 
-    /// The first node for which `below` is false (`below` must hold for a prefix of the
-    /// list), with its 1-based rank.
-    pub fn first_where_not(&self, below: impl Fn(f64, &[u8]) -> bool) -> Option<(u32, usize)> {
+    /// The last node for which `holds` is true (`holds` must hold for a prefix of the list),
+    /// `NIL` when none, with the number of nodes up to and including it.
+    fn last_holding(&self, holds: impl Fn(f64, &[u8]) -> bool) -> (u32, usize) {
         let mut x = NIL;
         let mut traversed = 0usize;
         for i in (0..self.level).rev() {
@@ -359,13 +359,20 @@ impl SkipList {
                     break;
                 }
                 let n = &self.nodes[f as usize];
-                if !below(n.score, &n.member) {
+                if !holds(n.score, &n.member) {
                     break;
                 }
                 traversed += self.span(x, i) as usize;
                 x = f;
             }
         }
+        (x, traversed)
+    }
+
+    /// The first node for which `below` is false (`below` must hold for a prefix of the
+    /// list), with its 1-based rank.
+    pub fn first_where_not(&self, below: impl Fn(f64, &[u8]) -> bool) -> Option<(u32, usize)> {
+        let (x, traversed) = self.last_holding(below);
         let f = self.fwd(x, 0);
         (f != NIL).then_some((f, traversed + 1))
     }
@@ -373,22 +380,7 @@ impl SkipList {
     /// The last node for which `within` holds (`within` must hold for a prefix of the list),
     /// with its 1-based rank.
     pub fn last_where(&self, within: impl Fn(f64, &[u8]) -> bool) -> Option<(u32, usize)> {
-        let mut x = NIL;
-        let mut traversed = 0usize;
-        for i in (0..self.level).rev() {
-            loop {
-                let f = self.fwd(x, i);
-                if f == NIL {
-                    break;
-                }
-                let n = &self.nodes[f as usize];
-                if !within(n.score, &n.member) {
-                    break;
-                }
-                traversed += self.span(x, i) as usize;
-                x = f;
-            }
-        }
+        let (x, traversed) = self.last_holding(within);
         (x != NIL).then_some((x, traversed))
     }
 
