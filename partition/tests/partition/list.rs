@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
+use tokio::net::TcpStream;
+
 use crate::string::{must_reply, must_reply_args, resp3};
 use crate::util::*;
 
@@ -643,188 +645,98 @@ async fn lmpop_parsing_and_replies() {
 async fn blocking_commands_served_at_once() {
     let server = start_server().await;
     let mut s = server.raw().await;
-    must_reply(&mut s, "rpush l a b c", ":3\r\n").await;
-    must_reply(&mut s, "rpush l2 1 2 3 4", ":4\r\n").await;
-    must_reply(&mut s, "blpop nokey l l2 0", "*2\r\n$1\r\nl\r\n$1\r\na\r\n").await;
-    must_reply(&mut s, "brpop l2 l 1.5", "*2\r\n$2\r\nl2\r\n$1\r\n4\r\n").await;
-    must_reply(&mut s, "blpop l 0", "*2\r\n$1\r\nl\r\n$1\r\nb\r\n").await;
-    must_reply(&mut s, "brpop l 0", "*2\r\n$1\r\nl\r\n$1\r\nc\r\n").await;
-    must_reply(&mut s, "exists l", ":0\r\n").await;
-    must_reply(
-        &mut s,
-        "blmpop 0 2 nokey l2 right count 2",
-        "*2\r\n$2\r\nl2\r\n*2\r\n$1\r\n3\r\n$1\r\n2\r\n",
-    )
-    .await;
-    must_reply(&mut s, "blmpop 0.5 1 l2 left", "*2\r\n$2\r\nl2\r\n*1\r\n$1\r\n1\r\n").await;
-    must_reply(&mut s, "rpush l2 p q", ":2\r\n").await;
-    must_reply(&mut s, "blmove l2 dst left right 0", "$1\r\np\r\n").await;
-    must_reply(&mut s, "exists l2", ":1\r\n").await;
-    must_reply(&mut s, "rpush l2 x y", ":3\r\n").await;
-    must_reply(&mut s, "brpoplpush l2 dst 0", "$1\r\ny\r\n").await;
-    must_reply(&mut s, "lrange dst 0 -1", "*2\r\n$1\r\ny\r\n$1\r\np\r\n").await;
-    must_reply(&mut s, "set s x", "+OK\r\n").await;
-    must_reply(
-        &mut s,
-        "blpop s 0",
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-    )
-    .await;
-    must_reply(
-        &mut s,
-        "brpop nokey s 0",
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-    )
-    .await;
-    must_reply(&mut s, "blpop l2 s 0", "*2\r\n$2\r\nl2\r\n$1\r\nq\r\n").await;
-    must_reply(
-        &mut s,
-        "blmove s dst left left 0",
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-    )
-    .await;
-    must_reply(
-        &mut s,
-        "blmove l2 s left left 0",
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-    )
-    .await;
-    must_reply(
-        &mut s,
-        "brpoplpush s dst 0",
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-    )
-    .await;
-    must_reply(
-        &mut s,
-        "brpoplpush l2 s 0",
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-    )
-    .await;
-    must_reply(
-        &mut s,
-        "blmpop 0 2 nokey s left",
-        "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-    )
-    .await;
-    must_reply(&mut s, "blpop l -1", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "blpop l abc", "-ERR timeout is not a float or out of range\r\n").await;
-    must_reply(&mut s, "blpop l inf", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "brpop l -0.5", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "brpoplpush l x -1", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "brpoplpush l x abc", "-ERR timeout is not a float or out of range\r\n")
-        .await;
-    must_reply(&mut s, "blmove l x foo left -1", "-ERR syntax error\r\n").await;
-    must_reply(&mut s, "blmove l x left foo -1", "-ERR syntax error\r\n").await;
-    must_reply(&mut s, "blmove l x left left -1", "-ERR timeout is negative\r\n").await;
-    must_reply(
-        &mut s,
-        "blmove l x left left abc",
-        "-ERR timeout is not a float or out of range\r\n",
-    )
-    .await;
-    must_reply(&mut s, "blmpop -1 1 l left", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "blmpop abc 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
-    must_reply(&mut s, "blmpop abc 1 l middle", "-ERR syntax error\r\n").await;
-    must_reply(&mut s, "blmpop 0 1 nokey left count 0", "-ERR count should be greater than 0\r\n")
-        .await;
-    must_reply(&mut s, "blmpop 0 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
-    must_reply(&mut s, "blmpop 0 1 l left count 1 count 2", "-ERR syntax error\r\n").await;
-    must_reply(&mut s, "blpop l", "-ERR wrong number of arguments for 'blpop' command\r\n").await;
-    must_reply(&mut s, "blmpop 0 1", "-ERR wrong number of arguments for 'blmpop' command\r\n")
-        .await;
+    blocking_sequence(&mut s).await;
+    // The same replies in RESP3.
     let mut s = resp3(&server).await;
     must_reply(&mut s, "flushall", "+OK\r\n").await;
-    must_reply(&mut s, "rpush l a b c", ":3\r\n").await;
-    must_reply(&mut s, "rpush l2 1 2 3 4", ":4\r\n").await;
-    must_reply(&mut s, "blpop nokey l l2 0", "*2\r\n$1\r\nl\r\n$1\r\na\r\n").await;
-    must_reply(&mut s, "brpop l2 l 1.5", "*2\r\n$2\r\nl2\r\n$1\r\n4\r\n").await;
-    must_reply(&mut s, "blpop l 0", "*2\r\n$1\r\nl\r\n$1\r\nb\r\n").await;
-    must_reply(&mut s, "brpop l 0", "*2\r\n$1\r\nl\r\n$1\r\nc\r\n").await;
-    must_reply(&mut s, "exists l", ":0\r\n").await;
+    blocking_sequence(&mut s).await;
+}
+
+/// The commands of `blocking_commands_served_at_once`, from an empty keyspace.
+async fn blocking_sequence(s: &mut TcpStream) {
+    must_reply(s, "rpush l a b c", ":3\r\n").await;
+    must_reply(s, "rpush l2 1 2 3 4", ":4\r\n").await;
+    must_reply(s, "blpop nokey l l2 0", "*2\r\n$1\r\nl\r\n$1\r\na\r\n").await;
+    must_reply(s, "brpop l2 l 1.5", "*2\r\n$2\r\nl2\r\n$1\r\n4\r\n").await;
+    must_reply(s, "blpop l 0", "*2\r\n$1\r\nl\r\n$1\r\nb\r\n").await;
+    must_reply(s, "brpop l 0", "*2\r\n$1\r\nl\r\n$1\r\nc\r\n").await;
+    must_reply(s, "exists l", ":0\r\n").await;
     must_reply(
-        &mut s,
+        s,
         "blmpop 0 2 nokey l2 right count 2",
         "*2\r\n$2\r\nl2\r\n*2\r\n$1\r\n3\r\n$1\r\n2\r\n",
     )
     .await;
-    must_reply(&mut s, "blmpop 0.5 1 l2 left", "*2\r\n$2\r\nl2\r\n*1\r\n$1\r\n1\r\n").await;
-    must_reply(&mut s, "rpush l2 p q", ":2\r\n").await;
-    must_reply(&mut s, "blmove l2 dst left right 0", "$1\r\np\r\n").await;
-    must_reply(&mut s, "exists l2", ":1\r\n").await;
-    must_reply(&mut s, "rpush l2 x y", ":3\r\n").await;
-    must_reply(&mut s, "brpoplpush l2 dst 0", "$1\r\ny\r\n").await;
-    must_reply(&mut s, "lrange dst 0 -1", "*2\r\n$1\r\ny\r\n$1\r\np\r\n").await;
-    must_reply(&mut s, "set s x", "+OK\r\n").await;
+    must_reply(s, "blmpop 0.5 1 l2 left", "*2\r\n$2\r\nl2\r\n*1\r\n$1\r\n1\r\n").await;
+    must_reply(s, "rpush l2 p q", ":2\r\n").await;
+    must_reply(s, "blmove l2 dst left right 0", "$1\r\np\r\n").await;
+    must_reply(s, "exists l2", ":1\r\n").await;
+    must_reply(s, "rpush l2 x y", ":3\r\n").await;
+    must_reply(s, "brpoplpush l2 dst 0", "$1\r\ny\r\n").await;
+    must_reply(s, "lrange dst 0 -1", "*2\r\n$1\r\ny\r\n$1\r\np\r\n").await;
+    must_reply(s, "set s x", "+OK\r\n").await;
     must_reply(
-        &mut s,
+        s,
         "blpop s 0",
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     )
     .await;
     must_reply(
-        &mut s,
+        s,
         "brpop nokey s 0",
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     )
     .await;
-    must_reply(&mut s, "blpop l2 s 0", "*2\r\n$2\r\nl2\r\n$1\r\nq\r\n").await;
+    must_reply(s, "blpop l2 s 0", "*2\r\n$2\r\nl2\r\n$1\r\nq\r\n").await;
     must_reply(
-        &mut s,
+        s,
         "blmove s dst left left 0",
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     )
     .await;
     must_reply(
-        &mut s,
+        s,
         "blmove l2 s left left 0",
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     )
     .await;
     must_reply(
-        &mut s,
+        s,
         "brpoplpush s dst 0",
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     )
     .await;
     must_reply(
-        &mut s,
+        s,
         "brpoplpush l2 s 0",
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     )
     .await;
     must_reply(
-        &mut s,
+        s,
         "blmpop 0 2 nokey s left",
         "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
     )
     .await;
-    must_reply(&mut s, "blpop l -1", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "blpop l abc", "-ERR timeout is not a float or out of range\r\n").await;
-    must_reply(&mut s, "blpop l inf", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "brpop l -0.5", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "brpoplpush l x -1", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "brpoplpush l x abc", "-ERR timeout is not a float or out of range\r\n")
+    must_reply(s, "blpop l -1", "-ERR timeout is negative\r\n").await;
+    must_reply(s, "blpop l abc", "-ERR timeout is not a float or out of range\r\n").await;
+    must_reply(s, "blpop l inf", "-ERR timeout is negative\r\n").await;
+    must_reply(s, "brpop l -0.5", "-ERR timeout is negative\r\n").await;
+    must_reply(s, "brpoplpush l x -1", "-ERR timeout is negative\r\n").await;
+    must_reply(s, "brpoplpush l x abc", "-ERR timeout is not a float or out of range\r\n").await;
+    must_reply(s, "blmove l x foo left -1", "-ERR syntax error\r\n").await;
+    must_reply(s, "blmove l x left foo -1", "-ERR syntax error\r\n").await;
+    must_reply(s, "blmove l x left left -1", "-ERR timeout is negative\r\n").await;
+    must_reply(s, "blmove l x left left abc", "-ERR timeout is not a float or out of range\r\n")
         .await;
-    must_reply(&mut s, "blmove l x foo left -1", "-ERR syntax error\r\n").await;
-    must_reply(&mut s, "blmove l x left foo -1", "-ERR syntax error\r\n").await;
-    must_reply(&mut s, "blmove l x left left -1", "-ERR timeout is negative\r\n").await;
-    must_reply(
-        &mut s,
-        "blmove l x left left abc",
-        "-ERR timeout is not a float or out of range\r\n",
-    )
-    .await;
-    must_reply(&mut s, "blmpop -1 1 l left", "-ERR timeout is negative\r\n").await;
-    must_reply(&mut s, "blmpop abc 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
-    must_reply(&mut s, "blmpop abc 1 l middle", "-ERR syntax error\r\n").await;
-    must_reply(&mut s, "blmpop 0 1 nokey left count 0", "-ERR count should be greater than 0\r\n")
-        .await;
-    must_reply(&mut s, "blmpop 0 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
-    must_reply(&mut s, "blmpop 0 1 l left count 1 count 2", "-ERR syntax error\r\n").await;
-    must_reply(&mut s, "blpop l", "-ERR wrong number of arguments for 'blpop' command\r\n").await;
-    must_reply(&mut s, "blmpop 0 1", "-ERR wrong number of arguments for 'blmpop' command\r\n")
-        .await;
+    must_reply(s, "blmpop -1 1 l left", "-ERR timeout is negative\r\n").await;
+    must_reply(s, "blmpop abc 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
+    must_reply(s, "blmpop abc 1 l middle", "-ERR syntax error\r\n").await;
+    must_reply(s, "blmpop 0 1 nokey left count 0", "-ERR count should be greater than 0\r\n").await;
+    must_reply(s, "blmpop 0 0 l left", "-ERR numkeys should be greater than 0\r\n").await;
+    must_reply(s, "blmpop 0 1 l left count 1 count 2", "-ERR syntax error\r\n").await;
+    must_reply(s, "blpop l", "-ERR wrong number of arguments for 'blpop' command\r\n").await;
+    must_reply(s, "blmpop 0 1", "-ERR wrong number of arguments for 'blmpop' command\r\n").await;
 }
 
 /// Elements are binary-safe and may be large; a large one sits in a node of its own.
