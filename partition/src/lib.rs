@@ -29,6 +29,7 @@ pub mod expire;
 pub mod glob;
 pub mod keyspace;
 pub mod notify;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod state;

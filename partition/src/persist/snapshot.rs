@@ -1,0 +1,1 @@
+//! The snapshot format (being written: see the `snapshot` branch).
