@@ -491,6 +491,9 @@ pub struct Client {
     pub watching: Vec<Vec<u8>>,
     /// Pub/Sub subscriptions.
     pub subscriptions: Subscriptions,
+    /// Commands come from a source the server must follow, not judge (the AOF being loaded,
+    /// a replica's master): no OOM or disk-error refusal, as Redis's `mustObeyClient`.
+    pub obey: bool,
 }
 
 /// A transaction being queued.
@@ -530,7 +533,29 @@ impl Client {
             multi: None,
             watching: Vec::new(),
             subscriptions: Subscriptions::default(),
+            obey: false,
         }
+    }
+
+    /// A client that is not a connection: the AOF loader, a replica's link to its master.
+    /// It is not registered, so CLIENT LIST does not show it.
+    pub fn internal() -> Self {
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        let handle = Arc::new(ClientHandle {
+            id: 0,
+            addr: unspecified,
+            local_addr: unspecified,
+            fd: -1,
+            created: Instant::now(),
+            last_interaction_ms: AtomicU64::new(0),
+            info: Mutex::new(ClientInfo::default()),
+            outbox: Outbox::default(),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        });
+        let mut client = Client::new(handle, true);
+        client.obey = true;
+        client
     }
 
     pub fn id(&self) -> u64 {

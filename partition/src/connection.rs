@@ -189,6 +189,7 @@ impl Connection<'_> {
                     break;
                 }
             }
+            self.server.publish(&mut state);
         }
         if self.blocked {
             self.batch.drain(..ran);
@@ -226,6 +227,14 @@ impl Connection<'_> {
     async fn flush(&mut self, socket: &mut TcpStream, client: &Client) -> std::io::Result<()> {
         if self.out.is_empty() {
             return Ok(());
+        }
+        // Nothing is acknowledged before it is as durable as promised — and no read shows
+        // what is not yet: so every reply waits for everything written before it was sent.
+        if self.server.persistence.gates_replies() {
+            let end = self.server.write_log.end();
+            if !self.server.wait_durable(end).await {
+                return Err(std::io::Error::other("the AOF could not be written"));
+            }
         }
         self.out_peak = self.out_peak.max(self.out.len());
         client.handle.info().omem = self.out.len();

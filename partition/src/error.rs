@@ -9,6 +9,9 @@ pub enum Error {
     Config(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// The data on disk cannot be loaded (names the file and, where it applies, the offset).
+    #[error("loading data: {0}")]
+    Load(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

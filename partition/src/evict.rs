@@ -109,6 +109,8 @@ impl State {
             };
             if let Some(entry) = self.keyspace.remove(&victim) {
                 self.stats.evicted_keys += 1;
+                // Replicas do not evict on their own: they learn the eviction as a DEL.
+                self.propagation.push(&[&b"DEL"[..], &victim[..]]);
                 self.signal_modified(&victim);
                 self.notify(crate::notify::EVICTED, "evicted", &victim);
                 crate::keyspace::drop_in_background(entry);

@@ -28,7 +28,9 @@ pub async fn active_expiry(server: Arc<Server>) {
         if enabled {
             run_cycle(&server, period / 4);
         } else {
-            server.lock().fold_expired();
+            let mut state = server.lock();
+            state.fold_expired();
+            server.publish(&mut state);
         }
     }
 }
@@ -61,6 +63,7 @@ pub fn run_cycle(server: &Server, budget: Duration) -> usize {
             }
         }
         deleted += expired_in_round;
+        server.publish(&mut state);
         drop(state);
         if sampled == 0 || expired_in_round * 4 <= sampled || started.elapsed() >= budget {
             return deleted;

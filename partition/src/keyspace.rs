@@ -128,6 +128,10 @@ pub struct Keyspace {
     /// keyspace events are enabled ([`Keyspace::log_created`]).
     created_log: Vec<Vec<u8>>,
     pub log_created: bool,
+    /// No key counts as expired while set: loading the AOF (a replayed command must see the
+    /// keys it saw when it ran; the master wrote a `DEL` when a key really expired) and, on a
+    /// replica, applying the master's stream.
+    pub expiry_paused: bool,
 }
 
 impl Default for Keyspace {
@@ -141,6 +145,7 @@ impl Default for Keyspace {
             log_expired: false,
             created_log: Vec::new(),
             log_created: false,
+            expiry_paused: false,
         }
     }
 }
@@ -193,7 +198,9 @@ impl Keyspace {
     /// True when `key` has a deadline before `now_ms`. A key is still alive during the very
     /// millisecond of its deadline, as in Redis's `keyIsExpired` (`now > when`).
     pub fn is_expired(&self, key: &[u8], now_ms: u64) -> bool {
-        !self.expires.is_empty() && self.expires.get(key).is_some_and(|&at| at < now_ms)
+        !self.expires.is_empty()
+            && !self.expiry_paused
+            && self.expires.get(key).is_some_and(|&at| at < now_ms)
     }
 
     /// Deletes `key` if its deadline has passed. Returns true when it did; the deletion is

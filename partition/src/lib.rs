@@ -30,12 +30,14 @@ pub mod glob;
 pub mod keyspace;
 pub mod notify;
 pub mod persist;
+pub mod propagate;
 pub mod pubsub;
 pub mod server;
 pub mod state;
 pub mod time;
 pub mod types;
 pub mod value;
+pub mod write_log;
 
 pub use config::Config;
 pub use error::{Error, Result};

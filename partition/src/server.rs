@@ -14,7 +14,9 @@ use crate::client::ClientRegistry;
 use crate::config::Config;
 use crate::connection;
 use crate::error::Result;
+use crate::persist::{Persistence, ShutdownSave};
 use crate::state::State;
+use crate::write_log::WriteLog;
 
 /// How long connections get to finish after shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -101,6 +103,14 @@ pub struct Server {
     /// `slowlog-log-slower-than`, mirrored from the config: every command reads it, and an
     /// atomic load is cheaper than the config lock on that path.
     slowlog_threshold: AtomicI64,
+    /// The propagated command stream, by offset (the AOF and replicas read it).
+    pub write_log: Arc<WriteLog>,
+    /// Snapshot, AOF and background children.
+    pub persistence: Persistence,
+    /// What SHUTDOWN said about saving.
+    shutdown_save: Mutex<ShutdownSave>,
+    /// This server, for work that outlives the command that started it (a background save).
+    me: std::sync::Weak<Server>,
 }
 
 fn random_hex40() -> String {
@@ -112,7 +122,8 @@ impl Server {
         let (shutdown, _) = watch::channel(false);
         let (config_version, _) = watch::channel(0);
         let slowlog_threshold = AtomicI64::new(config.slowlog_log_slower_than);
-        Arc::new(Server {
+        Arc::new_cyclic(|me| Server {
+            me: me.clone(),
             state: Mutex::new({
                 let mut state = State::new();
                 state.configure(&config);
@@ -130,6 +141,9 @@ impl Server {
             port,
             shutdown,
             slowlog_threshold,
+            write_log: Arc::new(WriteLog::default()),
+            persistence: Persistence::default(),
+            shutdown_save: Mutex::new(ShutdownSave::Default),
         })
     }
 
@@ -164,9 +178,49 @@ impl Server {
         self.config_version.subscribe()
     }
 
+    /// A counted reference to this server.
+    pub fn arc(&self) -> Arc<Server> {
+        self.me.upgrade().expect("a server is only reached through its Arc")
+    }
+
     /// Begins a graceful shutdown (SHUTDOWN, signals).
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
+    }
+
+    /// Begins a graceful shutdown that saves (or not) as SHUTDOWN SAVE|NOSAVE asked.
+    pub fn shutdown_saving(&self, save: ShutdownSave) {
+        *self.shutdown_save.lock().unwrap_or_else(|e| e.into_inner()) = save;
+        self.shutdown();
+    }
+
+    /// Moves the commands propagated under the lock `state` is into the write log; returns
+    /// the log's end offset when anything was moved. Callers hold the command lock, so the
+    /// log's order is the execution order.
+    pub fn publish(&self, state: &mut State) -> Option<u64> {
+        if state.propagation.is_empty() {
+            return None;
+        }
+        Some(self.write_log.append(state.propagation.take()))
+    }
+
+    /// Waits until what the write log holds up to `offset` is as durable as the server
+    /// promises before replying: on disk under `appendfsync always`. False when that failed
+    /// (the replies must not be sent: the writes' outcome is unknown).
+    pub async fn wait_durable(&self, offset: u64) -> bool {
+        let Some(mut synced) = self.persistence.synced() else { return true };
+        loop {
+            let now = *synced.borrow_and_update();
+            if now.offset >= offset {
+                return true;
+            }
+            if now.failed {
+                return false;
+            }
+            if synced.changed().await.is_err() {
+                return false;
+            }
+        }
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
@@ -197,12 +251,14 @@ pub async fn serve(
     listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    server.persistence.start(&server)?;
     for l in &listeners {
         info!(addr = %l.local_addr()?, "partition server listening");
     }
     let mut tasks = JoinSet::new();
     tasks.spawn(crate::expire::active_expiry(server.clone()));
     tasks.spawn(sample_rates(server.clone()));
+    tasks.spawn(persistence_cron(server.clone()));
     let mut stop = server.shutdown_signal();
     let mut accepts = JoinSet::new();
     for listener in listeners {
@@ -232,7 +288,21 @@ pub async fn serve(
         );
     }
     tasks.abort_all();
+    let save = *server.shutdown_save.lock().unwrap_or_else(|e| e.into_inner());
+    let s = server.clone();
+    // Blocking file work (the AOF's last fsync, a snapshot) off the runtime's threads.
+    let _ = tokio::task::spawn_blocking(move || s.persistence.shutdown(&s, save)).await;
     Ok(())
+}
+
+/// Runs the persistence duties (`save` points, AOF rewrites) ten times a second.
+async fn persistence_cron(server: Arc<Server>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        server.persistence.cron(&server);
+    }
 }
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener) {

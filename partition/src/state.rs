@@ -111,6 +111,8 @@ pub struct State {
     pub eviction: Eviction,
     /// The compact-encoding limits, read by every write that may convert a value.
     pub encodings: Encodings,
+    /// The commands that replay the changes of the running batch (AOF, replicas).
+    pub propagation: crate::propagate::Propagation,
 }
 
 /// The compact-encoding limits (`*-max-listpack-*`, `set-max-intset-entries`,
@@ -166,6 +168,7 @@ impl State {
             blocked: Blocked::default(),
             eviction: Eviction::default(),
             encodings: Encodings::default(),
+            propagation: crate::propagate::Propagation::default(),
         }
     }
 
@@ -214,6 +217,12 @@ impl State {
         bytes
     }
 
+    /// Turns propagation on or off (the AOF was switched, a replication backlog was made).
+    pub fn set_propagation(&mut self, enabled: bool) {
+        self.propagation.enabled = enabled;
+        self.refresh_expiry_log();
+    }
+
     /// Takes the settings commands consult on every write from the config (at start-up and
     /// after every CONFIG SET), so the write path reads plain fields instead of the config.
     pub fn configure(&mut self, config: &Config) {
@@ -247,9 +256,11 @@ impl State {
         self.keyspace.log_created = crate::notify::enabled(self.notify_flags, crate::notify::NEW);
     }
 
-    /// Lazy expiry records the keys it deletes only while `expired` events or WATCH need them.
+    /// Lazy expiry records the keys it deletes only while `expired` events, WATCH or
+    /// propagation (which writes their `DEL`) need them.
     pub fn refresh_expiry_log(&mut self) {
         self.keyspace.log_expired = !self.watched.is_empty()
+            || self.propagation.enabled
             || crate::notify::enabled(self.notify_flags, crate::notify::EXPIRED);
     }
 
@@ -332,8 +343,10 @@ impl State {
         }
     }
 
-    /// An expired key was deleted (lazily or by the active cycle).
+    /// An expired key was deleted (lazily or by the active cycle): replicas and the AOF learn
+    /// it as a `DEL`, as Redis propagates expiry.
     pub fn key_expired(&mut self, key: &[u8]) {
+        self.propagation.push(&[&b"DEL"[..], key]);
         self.signal_modified(key);
         self.notify(crate::notify::EXPIRED, "expired", key);
     }

@@ -138,9 +138,13 @@ fn expire_generic(
     if when <= now as i64 {
         // Already past: delete now rather than store a deadline nobody could observe.
         state.keyspace.remove(key);
+        state.propagation.rewrite(&[&b"DEL"[..], key]);
         ctx.changed(notify::GENERIC, "del", key);
     } else {
         state.keyspace.set_expire(key, when as u64);
+        // Replicas and the AOF get the absolute deadline, whatever form the client used.
+        let at = itoa::Buffer::new().format(when).to_owned();
+        state.propagation.rewrite(&[&b"PEXPIREAT"[..], key, at.as_bytes()]);
         ctx.changed(notify::GENERIC, "expire", key);
     }
     ctx.state.dirty += 1;

@@ -365,6 +365,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     h.set(field, text.as_bytes(), limits);
     h.trim();
     ctx.out.bulk(text.as_bytes());
+    // Replicas and the AOF get the result, never the arithmetic to redo.
+    ctx.state.propagation.rewrite(&[&b"HSET"[..], key, field, text.as_bytes()]);
     written(ctx, key, "hincrbyfloat", 1);
     Ok(())
 }

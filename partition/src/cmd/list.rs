@@ -250,6 +250,11 @@ fn pop_first_nonempty(
             }
         };
         let emptied = list.is_empty();
+        // BLPOP, BRPOP, LMPOP and BLMPOP replay as the plain pop they amounted to, so that a
+        // replica never waits and never scans keys.
+        let n_text = itoa::Buffer::new().format(n).to_owned();
+        let pop: &[u8] = if end == End::Front { b"LPOP" } else { b"RPOP" };
+        ctx.state.propagation.rewrite(&[pop, key, n_text.as_bytes()]);
         elements_removed(ctx, key, end, n, emptied);
         return Ok(true);
     }
@@ -354,6 +359,15 @@ fn lmove_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> C
     }
     ctx.signal_modified(src);
     ctx.dirty(1);
+    // BLMOVE and BRPOPLPUSH replay as the LMOVE they amounted to.
+    let side = |end: End| -> &'static [u8] {
+        if end == End::Front {
+            b"LEFT"
+        } else {
+            b"RIGHT"
+        }
+    };
+    ctx.state.propagation.rewrite(&[&b"LMOVE"[..], src, dst, side(from), side(to)]);
     Ok(())
 }
 

@@ -256,7 +256,18 @@ fn check_and_run(
             )),
         );
     }
-    if ctx.state.eviction.maxmemory > 0 && !ctx.client.in_exec && oom_rejects(ctx, cmd) {
+    if ctx.client.obey {
+        // The AOF being loaded, a master's stream: applied as they come.
+    } else if let Some(text) = ctx.server.persistence.write_error() {
+        if cmd.spec.has(flags::WRITE) || cmd.spec.name == "ping" {
+            return reject(ctx, CmdError::Other(text));
+        }
+    }
+    if ctx.state.eviction.maxmemory > 0
+        && !ctx.client.in_exec
+        && !ctx.client.obey
+        && oom_rejects(ctx, cmd)
+    {
         return reject(
             ctx,
             CmdError::Other("OOM command not allowed when used memory > 'maxmemory'.".into()),
@@ -279,8 +290,17 @@ fn check_and_run(
         ctx.client.handle.info().last_cmd = spec.name;
     }
     let reply_start = ctx.out.len();
+    let dirty_before = ctx.state.dirty;
     let result = (cmd.handler)(ctx, args);
     ctx.state.flush_created();
+    // Keys the command's lookups expired go into the stream first (as DELs), then the
+    // command itself if it changed anything (EXEC propagates its queue, not itself).
+    ctx.state.fold_expired();
+    if ctx.state.dirty != dirty_before && spec.name != "exec" {
+        ctx.state.propagation.command_done(args);
+    } else {
+        ctx.state.propagation.discard_rewrite();
+    }
     let finished = Instant::now();
     let micros = finished.saturating_duration_since(started).as_micros() as u64;
     // A command that blocked is counted when it is served, as Redis does.

@@ -58,10 +58,12 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     }
     ctx.out.array(multi.queue.len());
     ctx.client.in_exec = true;
+    ctx.state.propagation.begin_exec();
     let mut started = Instant::now();
     for args in &multi.queue {
         started = dispatch(ctx, args, started).finished;
     }
+    ctx.state.propagation.end_exec();
     ctx.client.in_exec = false;
     Ok(())
 }

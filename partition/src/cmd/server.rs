@@ -1,4 +1,5 @@
-//! Server commands: INFO, CONFIG, TIME, LASTSAVE, MEMORY, SLOWLOG, SHUTDOWN, DEBUG.
+//! Server commands: INFO, CONFIG, TIME, LASTSAVE, SAVE, BGSAVE, BGREWRITEAOF, MEMORY, SLOWLOG,
+//! SHUTDOWN, DEBUG.
 //!
 //! Memory figures are estimates made the way Redis accounts memory (see [`key_memory`] and
 //! [`State::used_memory`]); process figures (RSS, CPU time) come from `/proc`.
@@ -19,6 +20,9 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("config", config),
     ("time", time),
     ("lastsave", lastsave),
+    ("save", save),
+    ("bgsave", bgsave),
+    ("bgrewriteaof", bgrewriteaof),
     ("memory", memory),
     ("slowlog", slowlog),
     ("shutdown", shutdown),
@@ -364,32 +368,46 @@ pub fn info_text(
         ] {
             field!(out, name, value);
         }
+        let p = server.persistence.info();
+        let st = &p.stats;
+        let ok = |b: bool| if b { "ok" } else { "err" };
         field!(out, "rdb_changes_since_last_save", state.dirty);
-        field!(out, "rdb_bgsave_in_progress", 0);
+        field!(out, "rdb_bgsave_in_progress", p.bgsave_in_progress as u8);
         field!(out, "rdb_last_save_time", state.lastsave);
-        let aof = config.get("appendonly").as_deref() == Some("yes");
-        for (name, value) in [
-            ("rdb_last_bgsave_status", "ok"),
-            ("rdb_last_bgsave_time_sec", "-1"),
-            ("rdb_current_bgsave_time_sec", "-1"),
-            ("rdb_saves", "0"),
-            ("rdb_last_cow_size", "0"),
-            ("rdb_last_load_keys_expired", "0"),
-            ("rdb_last_load_keys_loaded", "0"),
-            ("aof_enabled", if aof { "1" } else { "0" }),
-            ("aof_rewrite_in_progress", "0"),
-            ("aof_rewrite_scheduled", "0"),
-            ("aof_last_rewrite_time_sec", "-1"),
-            ("aof_current_rewrite_time_sec", "-1"),
-            ("aof_last_bgrewrite_status", "ok"),
-            ("aof_rewrites", "0"),
-            ("aof_rewrites_consecutive_failures", "0"),
-            ("aof_last_write_status", "ok"),
-            ("aof_last_cow_size", "0"),
-            ("module_fork_in_progress", "0"),
-            ("module_fork_last_cow_size", "0"),
-        ] {
-            field!(out, name, value);
+        field!(out, "rdb_last_bgsave_status", ok(st.last_bgsave_ok));
+        field!(out, "rdb_last_bgsave_time_sec", st.last_bgsave_secs);
+        field!(
+            out,
+            "rdb_current_bgsave_time_sec",
+            if p.bgsave_in_progress { p.current_job_secs } else { -1 }
+        );
+        field!(out, "rdb_saves", st.rdb_saves);
+        field!(out, "rdb_last_cow_size", 0);
+        field!(out, "rdb_last_load_keys_expired", 0);
+        field!(out, "rdb_last_load_keys_loaded", st.loaded_keys);
+        field!(out, "aof_enabled", p.aof_enabled as u8);
+        field!(out, "aof_rewrite_in_progress", p.rewrite_in_progress as u8);
+        field!(out, "aof_rewrite_scheduled", st.rewrite_scheduled as u8);
+        field!(out, "aof_last_rewrite_time_sec", st.last_rewrite_secs);
+        field!(
+            out,
+            "aof_current_rewrite_time_sec",
+            if p.rewrite_in_progress { p.current_job_secs } else { -1 }
+        );
+        field!(out, "aof_last_bgrewrite_status", ok(st.last_rewrite_ok));
+        field!(out, "aof_rewrites", st.aof_rewrites);
+        field!(out, "aof_rewrites_consecutive_failures", st.rewrite_failures_in_a_row);
+        field!(out, "aof_last_write_status", ok(p.aof_write_error.is_none()));
+        field!(out, "aof_last_cow_size", 0);
+        field!(out, "module_fork_in_progress", 0);
+        field!(out, "module_fork_last_cow_size", 0);
+        if p.aof_enabled {
+            field!(out, "aof_current_size", p.aof_current_size);
+            field!(out, "aof_base_size", p.aof_base_size);
+            field!(out, "aof_pending_rewrite", st.rewrite_scheduled as u8);
+            field!(out, "aof_buffer_length", p.aof_buffer_length);
+            field!(out, "aof_pending_bio_fsync", 0);
+            field!(out, "aof_delayed_fsync", 0);
         }
     }
     if want("stats") {
@@ -571,8 +589,22 @@ fn config(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let pairs: Vec<(&str, &str)> =
                 text.chunks(2).map(|p| (p[0].as_str(), p[1].as_str())).collect();
             let local = ctx.client.handle.addr.ip().is_loopback();
+            let aof_on = ctx.server.persistence.aof_enabled();
+            for (name, value) in &pairs {
+                if name.eq_ignore_ascii_case("appendonly")
+                    && value.eq_ignore_ascii_case("yes") != aof_on
+                {
+                    // Switching the AOF on or off while serving is not supported yet.
+                    return Err(CmdError::err(
+                        "CONFIG SET failed (possibly related to argument 'appendonly') - \
+                         the AOF is switched on or off at start-up (--appendonly yes|no)",
+                    ));
+                }
+            }
             ctx.server.update_config(|c| c.set_many(&pairs, local)).map_err(CmdError::Other)?;
             ctx.state.configure(&ctx.server.config());
+            let fsync = ctx.server.config().get("appendfsync").unwrap_or_default();
+            ctx.server.persistence.set_fsync(crate::persist::aof::Fsync::parse(&fsync));
             // A shorter slow log takes effect at once.
             let max_len = ctx.server.config().slowlog_max_len;
             ctx.state.slowlog.entries.truncate(max_len);
@@ -618,6 +650,45 @@ fn time(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
 
 fn lastsave(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     ctx.out.integer(ctx.state.lastsave as i64);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// SAVE, BGSAVE, BGREWRITEAOF
+
+fn save(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    ctx.server.persistence.save(ctx.server, ctx.state).map_err(CmdError::Other)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
+    let schedule = match args.get(1) {
+        None => false,
+        Some(a) if is(a, "schedule") && args.len() == 2 => true,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    let persistence = &ctx.server.persistence;
+    match persistence.bgsave(ctx.server, ctx.state) {
+        Ok(()) => ctx.out.simple("Background saving started"),
+        Err(e) if schedule && persistence.rewrite_in_progress() => {
+            drop(e);
+            persistence.schedule_bgsave();
+            ctx.out.simple("Background saving scheduled");
+        }
+        Err(e) => return Err(CmdError::Other(e)),
+    }
+    Ok(())
+}
+
+fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    let started =
+        ctx.server.persistence.bgrewriteaof(ctx.server, ctx.state).map_err(CmdError::Other)?;
+    ctx.out.simple(if started {
+        "Background append only file rewriting started"
+    } else {
+        "Background append only file rewriting scheduled"
+    });
     Ok(())
 }
 
@@ -857,7 +928,13 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         // Shutdown here does not wait for replicas, so there is never one to abort.
         return Err(CmdError::err("No shutdown in progress."));
     }
-    ctx.server.shutdown();
+    ctx.server.shutdown_saving(if save {
+        crate::persist::ShutdownSave::Save
+    } else if nosave {
+        crate::persist::ShutdownSave::NoSave
+    } else {
+        crate::persist::ShutdownSave::Default
+    });
     // Redis closes the connection without replying when it shuts down.
     ctx.client.close_now = true;
     Ok(())

@@ -255,6 +255,8 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     let set = e.value.as_set_mut()?;
     let member = set.pop_random(|| rng.next()).expect("stored sets are never empty");
     ctx.out.bulk(&member);
+    // Replicas and the AOF get the member chosen, not another random choice.
+    ctx.state.propagation.rewrite(&[&b"SREM"[..], key, &member]);
     ctx.notify(notify::SET, "spop", key);
     ctx.remove_if_empty(key);
     ctx.signal_modified(key);
@@ -269,6 +271,8 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
     }
     let count = count as usize;
     let mut rng = Rng::new(ctx);
+    // Replicas and the AOF get the members chosen (SREM), not another random choice.
+    let propagate = ctx.state.propagation.enabled;
     let out = &mut *ctx.out;
     let Some(e) = lookup_write(ctx.state, key, ctx.now_ms) else {
         out.set(0);
@@ -280,11 +284,13 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
         return Ok(());
     }
     let size = set.len();
+    let mut popped: Vec<Vec<u8>> = Vec::new();
     if count >= size {
         // The whole set goes.
         out.set(size);
         set.iter().for_each(|m| m.reply(out));
         ctx.state.keyspace.remove(key);
+        ctx.state.propagation.rewrite(&[&b"DEL"[..], key]);
         ctx.notify(notify::SET, "spop", key);
         ctx.notify(notify::GENERIC, "del", key);
     } else {
@@ -295,6 +301,9 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
             for _ in 0..count {
                 let m = set.pop_random(|| rng.next()).expect("not empty");
                 out.bulk(&m);
+                if propagate {
+                    popped.push(m);
+                }
             }
         } else {
             // Most of the set goes: move the few that stay into a new set (of the same
@@ -308,9 +317,17 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: &[u8]) -> CmdResult {
                 kept.add(&m, usize::MAX);
             }
             set.iter().for_each(|m| m.reply(out));
+            if propagate {
+                popped.extend(set.iter().map(|m| m.to_vec()));
+            }
             *set = kept;
         }
         set.shrink();
+        if propagate {
+            let mut srem = vec![b"SREM".to_vec(), key.to_vec()];
+            srem.append(&mut popped);
+            ctx.state.propagation.rewrite(&srem);
+        }
         ctx.notify(notify::SET, "spop", key);
     }
     ctx.signal_modified(key);

@@ -221,6 +221,9 @@ fn set_generic(
     }
     if let Some(at) = deadline {
         ks.set_expire(key, at);
+        // A replay must not restart a relative TTL: replicas and the AOF get the deadline.
+        let at = itoa::Buffer::new().format(at).to_owned();
+        ctx.state.propagation.rewrite(&[&b"SET"[..], key, value, b"PXAT", at.as_bytes()]);
     }
     ctx.state.dirty += 1;
     ctx.changed(notify::STRING, "set", key);
@@ -295,15 +298,19 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     match deadline {
         Some(at) if opts.flags & (EXAT | PXAT) != 0 && at <= now => {
             ks.remove(key);
+            ctx.state.propagation.rewrite(&[&b"DEL"[..], key]);
             ctx.state.dirty += 1;
             ctx.changed(notify::GENERIC, "del", key);
         }
         Some(at) => {
             ks.set_expire(key, at);
+            let at = itoa::Buffer::new().format(at).to_owned();
+            ctx.state.propagation.rewrite(&[&b"PEXPIREAT"[..], key, at.as_bytes()]);
             ctx.state.dirty += 1;
             ctx.changed(notify::GENERIC, "expire", key);
         }
         None if opts.flags & PERSIST != 0 && ks.persist(key) => {
+            ctx.state.propagation.rewrite(&[&b"PERSIST"[..], key]);
             ctx.state.dirty += 1;
             ctx.changed(notify::GENERIC, "persist", key);
         }
@@ -429,6 +436,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     }
     let text = sum.to_human_string();
     ctx.out.bulk(text.as_bytes());
+    // Replicas and the AOF get the result, never the arithmetic to redo.
+    ctx.state.propagation.rewrite(&[&b"SET"[..], key, text.as_bytes(), b"KEEPTTL"]);
     // Redis builds the new value as a plain string object (never `int` encoded) and keeps
     // the key's TTL.
     let entry = Entry::new(Value::plain_string(text.into_bytes()), lru_clock(now));

@@ -809,6 +809,10 @@ fn pop_first(
             ctx.remove_if_empty(key);
             ctx.signal_modified(key);
             ctx.dirty(n as u64);
+            // BZPOPMIN/MAX, ZMPOP and BZMPOP replay as the plain pop they amounted to.
+            let n_text = itoa::Buffer::new().format(n).to_owned();
+            let pop: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+            ctx.state.propagation.rewrite(&[pop, key, n_text.as_bytes()]);
         }
         return Ok(true);
     }

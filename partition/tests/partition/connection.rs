@@ -224,7 +224,7 @@ async fn thousands_of_idle_clients() {
 
 #[tokio::test]
 async fn shutdown_closes_clients_and_stops_serving() {
-    let config = partition::Config::from_args::<&str>(&[]).unwrap();
+    let config = crate::util::test_config(&[]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = partition::Server::new(config, addr.port());

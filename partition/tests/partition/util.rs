@@ -58,7 +58,7 @@ pub async fn start_server() -> TestServer {
 /// Starts a server configured with redis-server style arguments (`["--requirepass", "pw"]`).
 pub async fn start_server_with(args: &[&str]) -> TestServer {
     crate::ALLOCATOR.activate();
-    let config = Config::from_args(args).expect("config");
+    let config = test_config(args);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = Server::new(config, addr.port());
@@ -71,6 +71,38 @@ pub async fn start_server_with(args: &[&str]) -> TestServer {
         .await;
     });
     TestServer { addr, server, stop: Some(tx) }
+}
+
+/// A fresh, empty directory for one test's data files.
+pub fn test_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rcluster-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test dir");
+    dir
+}
+
+/// A config from redis-server style arguments; unless they say otherwise, the server keeps
+/// its files in a directory of its own and has no `save` points, so tests never load or
+/// leave each other's data.
+pub fn test_config(args: &[&str]) -> Config {
+    let mut all: Vec<String> = Vec::new();
+    // A config file, if any, comes first.
+    let (file, args) = match args.first() {
+        Some(first) if !first.starts_with("--") => (Some(*first), &args[1..]),
+        _ => (None, args),
+    };
+    all.extend(file.map(str::to_string));
+    if !args.iter().any(|a| a.eq_ignore_ascii_case("--dir")) {
+        all.extend(["--dir".to_string(), test_dir().display().to_string()]);
+    }
+    if !args.iter().any(|a| a.eq_ignore_ascii_case("--save")) {
+        all.extend(["--save".to_string(), String::new()]);
+    }
+    all.extend(args.iter().map(|a| a.to_string()));
+    Config::from_args(&all).expect("config")
 }
 
 /// Sends `bytes` and reads until `expected` bytes arrived or `deadline` passed; returns what came.
