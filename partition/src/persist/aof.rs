@@ -266,7 +266,7 @@ impl AofWriter {
     }
 
     fn fail(&self, e: std::io::Error) {
-        self.set_error(Some(e.to_string()));
+        self.set_error(Some(describe(&e)));
         // Clients waiting for this round under `always` must not be acknowledged.
         self.synced.send_modify(|s| s.failed = true);
     }
@@ -277,6 +277,16 @@ impl AofWriter {
         while Instant::now() < deadline && !lock(&self.control).stop {
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// An I/O error as C's `strerror` words it ("No space left on device"), which is what Redis
+/// puts in its `-MISCONF` error.
+fn describe(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
 }
 

@@ -56,7 +56,10 @@ pub fn replay(
     let io = |cause| ReplayError::Io { file: name.clone(), cause };
     let corrupt =
         |offset: u64, reason: String| ReplayError::Corrupt { file: name.clone(), offset, reason };
-    let mut file = File::open(path).map_err(io)?;
+    let file = File::open(path).map_err(io)?;
+    // Exactly the bytes the file holds now (nothing appends while it loads).
+    let len = file.metadata().map_err(io)?.len();
+    let mut file = file.take(len);
     // Arguments as large as the server accepts from clients, and no more.
     let limits =
         ParseLimits { max_bulk_len: server.config().proto_max_bulk_len, ..ParseLimits::default() };
@@ -134,7 +137,7 @@ pub fn replay(
     Ok(done)
 }
 
-fn read_some(file: &mut File, buf: &mut BytesMut) -> std::io::Result<usize> {
+fn read_some(file: &mut impl Read, buf: &mut BytesMut) -> std::io::Result<usize> {
     let start = buf.len();
     buf.resize(start + CHUNK, 0);
     loop {

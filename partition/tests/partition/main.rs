@@ -21,6 +21,7 @@ mod hll;
 mod keyspace;
 mod list;
 mod multi;
+mod persistence;
 mod protocol;
 mod pubsub;
 mod server;

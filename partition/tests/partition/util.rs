@@ -16,6 +16,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub server: Arc<Server>,
     stop: Option<oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<partition::Result<()>>>,
 }
 
 impl TestServer {
@@ -34,6 +35,15 @@ impl TestServer {
             .get_multiplexed_async_connection()
             .await
             .expect("connect")
+    }
+
+    /// Shuts the server down as SIGTERM would and waits until it has finished (the AOF synced,
+    /// the snapshot saved when configured). Returns what `serve` returned.
+    pub async fn stop(mut self) -> partition::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.serving.take().expect("serving").await.expect("serve task")
     }
 
     /// A raw TCP connection for byte-level tests.
@@ -64,13 +74,13 @@ pub async fn start_server_with(args: &[&str]) -> TestServer {
     let server = Server::new(config, addr.port());
     let (tx, rx) = oneshot::channel::<()>();
     let s = server.clone();
-    tokio::spawn(async move {
-        let _ = partition::serve(s, vec![listener], async {
+    let serving = tokio::spawn(async move {
+        partition::serve(s, vec![listener], async {
             let _ = rx.await;
         })
-        .await;
+        .await
     });
-    TestServer { addr, server, stop: Some(tx) }
+    TestServer { addr, server, stop: Some(tx), serving: Some(serving) }
 }
 
 /// A fresh, empty directory for one test's data files.
