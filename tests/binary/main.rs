@@ -1,16 +1,19 @@
 //! The `rcluster` binary itself: `rcluster partition` starts from redis-server style arguments,
-//! serves clients, and shuts down gracefully on SIGTERM.
+//! serves clients, and shuts down gracefully on SIGTERM; and what only a real process can show:
+//! acknowledged writes surviving `kill -9` ([`durability`]).
+
+mod durability;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn must_connect(port: u16) -> TcpStream {
+pub fn must_connect(port: u16) -> TcpStream {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match TcpStream::connect(("127.0.0.1", port)) {
