@@ -259,6 +259,10 @@ pub const PARAMS: &[Param] = &[
     param("bind", None, MULTI_ARG, Kind::Special, "127.0.0.1"),
     param("replicaof", Some("slaveof"), IMMUTABLE | MULTI_ARG, Kind::Special, ""),
     param("latency-tracking-info-percentiles", None, MULTI_ARG, Kind::Special, "50 99 99.9"),
+    // rcluster's own parameters (not in Redis).
+    param("replication", None, 0, Kind::Enum(&["sync", "async"]), "sync"),
+    param("isr-timeout-ms", None, 0, Kind::Num { min: 1, max: 2147483647, unsigned: false, format: 0 }, "1000"),
+    param("rcluster-secret", None, SENSITIVE, Kind::Str, ""),
 ];
 
 /// Finds a parameter by name or alias (any case). Returns it with the name it was found by,

@@ -128,10 +128,23 @@ pub struct Keyspace {
     /// keyspace events are enabled ([`Keyspace::log_created`]).
     created_log: Vec<Vec<u8>>,
     pub log_created: bool,
-    /// No key counts as expired while set: loading the AOF (a replayed command must see the
-    /// keys it saw when it ran; the master wrote a `DEL` when a key really expired) and, on a
-    /// replica, applying the master's stream.
-    pub expiry_paused: bool,
+    /// How deadlines are enforced (see [`ExpiryMode`]).
+    pub expiry: ExpiryMode,
+}
+
+/// How the keyspace treats keys past their deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpiryMode {
+    /// Deleted when found (lazy expiry): a master, a standalone server.
+    #[default]
+    Delete,
+    /// Reported as absent but kept: a replica deletes a key only when its master's `DEL`
+    /// arrives, so that it never diverges from the master, yet never shows a stale key.
+    Hide,
+    /// Alive whatever the deadline: loading the AOF, and a replica applying its master's
+    /// stream — a replayed command must see the keys it saw when it ran (the master wrote a
+    /// `DEL` when a key really expired).
+    Paused,
 }
 
 impl Default for Keyspace {
@@ -145,7 +158,7 @@ impl Default for Keyspace {
             log_expired: false,
             created_log: Vec::new(),
             log_created: false,
-            expiry_paused: false,
+            expiry: ExpiryMode::Delete,
         }
     }
 }
@@ -199,14 +212,18 @@ impl Keyspace {
     /// millisecond of its deadline, as in Redis's `keyIsExpired` (`now > when`).
     pub fn is_expired(&self, key: &[u8], now_ms: u64) -> bool {
         !self.expires.is_empty()
-            && !self.expiry_paused
+            && self.expiry != ExpiryMode::Paused
             && self.expires.get(key).is_some_and(|&at| at < now_ms)
     }
 
-    /// Deletes `key` if its deadline has passed. Returns true when it did; the deletion is
+    /// Deletes `key` if its deadline has passed. Returns true when the key counts as absent
+    /// for that reason (deleted, or in [`ExpiryMode::Hide`] kept but hidden); a deletion is
     /// counted for INFO's `expired_keys` (see [`Keyspace::take_expired`]).
     pub fn expire_if_needed(&mut self, key: &[u8], now_ms: u64) -> bool {
         if self.is_expired(key, now_ms) {
+            if self.expiry == ExpiryMode::Hide {
+                return true;
+            }
             self.remove(key);
             self.expired += 1;
             if self.log_expired {
@@ -245,7 +262,9 @@ impl Keyspace {
 
     /// The live entry for `key` (expired keys are deleted on the way: lazy expiry).
     pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
-        self.expire_if_needed(key, now_ms);
+        if self.expire_if_needed(key, now_ms) {
+            return None;
+        }
         self.dict_mut(key).get_mut(key)
     }
 

@@ -304,13 +304,20 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
 fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     let now = ctx.now_ms;
     let state = &mut *ctx.state;
-    // Each expired pick is deleted, so this ends: at worst when the keyspace is empty.
+    // Each expired pick is deleted, so this ends: at worst when the keyspace is empty. A
+    // replica keeps expired keys (its master deletes them), so there it gives up after 100
+    // expired picks and answers the last one, as Redis does.
+    let mut tries = 100;
     let key = loop {
         let rng = &mut state.rng;
         let Some(key) = state.keyspace.random_key(|| rand::RngCore::next_u64(rng)) else {
             break None;
         };
         if !state.keyspace.expire_if_needed(&key, now) {
+            break Some(key);
+        }
+        tries -= 1;
+        if tries == 0 && state.keyspace.expiry == crate::keyspace::ExpiryMode::Hide {
             break Some(key);
         }
     };

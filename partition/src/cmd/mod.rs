@@ -494,6 +494,8 @@ pub fn lookup_read<'a>(
 ) -> Option<&'a mut Entry> {
     if state.keyspace.expire_if_needed(key, now_ms) {
         fold_expired(state);
+        state.stats.keyspace_misses += 1;
+        return None;
     }
     match state.keyspace.get_unchecked(key) {
         Some(entry) => {

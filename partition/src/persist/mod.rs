@@ -178,7 +178,7 @@ impl Persistence {
         std::fs::create_dir_all(&dir)?;
         let started = Instant::now();
         let mut state = server.lock();
-        state.keyspace.expiry_paused = true;
+        state.keyspace.expiry = crate::keyspace::ExpiryMode::Paused;
         let loaded = if aof_on {
             let aof_dir = dir.join(&dirname);
             load_aof(server, &mut state, &aof_dir, &prefix, &dir.join(&dbfilename), truncate_ok)
@@ -191,7 +191,7 @@ impl Persistence {
                 Ok(None)
             }
         };
-        state.keyspace.expiry_paused = false;
+        state.keyspace.expiry = crate::keyspace::ExpiryMode::Delete;
         let manifest = loaded?;
         let keys = state.keyspace.len() as u64;
         lock(&self.stats).loaded_keys = keys;

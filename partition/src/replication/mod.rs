@@ -1,0 +1,313 @@
+//! Master → replica replication, as Redis does it: a replica connects, says where it is
+//! (`PSYNC replid offset`), and gets either the rest of the stream from the backlog
+//! (`+CONTINUE`) or a snapshot followed by the stream (`+FULLRESYNC`). Offsets are byte
+//! offsets of the write log ([`crate::write_log`]): a replica's own log carries its master's
+//! bytes unchanged, so its offset *is* the master's, and a promoted replica continues the same
+//! offset space (its old master's replication id becomes its `replid2`, so the other replicas
+//! continue with a partial resync).
+//!
+//! In **sync** mode (`replication sync`, the default) a write is acknowledged to its client only
+//! once every replica of the **in-sync set** has acknowledged the write's offset
+//! ([`Replication::all_in_sync_acked`]); with an empty in-sync set (a server no control plane
+//! manages) writes are acknowledged at once, as in Redis.
+//!
+//! # Layout
+//! - this module: the replication state shared by commands and links (ids, role, replicas and
+//!   their acknowledgements, the in-sync set), INFO replication and ROLE.
+//! - [`master`]: serving one replica (PSYNC, snapshot transfer, the stream, its ACKs).
+//! - [`replica`]: the link to our master (handshake, loading, applying, ACKs, reconnecting).
+
+pub mod master;
+pub mod replica;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// A random 40-hex-digit replication id.
+pub fn random_id() -> String {
+    (0..40).map(|_| format!("{:x}", rand::random::<u8>() & 0xf)).collect()
+}
+
+/// The id Redis shows when there is no second id.
+pub const NO_ID: &str = "0000000000000000000000000000000000000000";
+
+/// The replication history this server can continue: `replid` up to now, and `replid2` (the
+/// history of its former master) up to `second_offset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ids {
+    pub replid: String,
+    pub replid2: String,
+    pub second_offset: Option<u64>,
+}
+
+/// How a replica's link to its master is doing (ROLE's and INFO's words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    /// Receiving the snapshot.
+    Sync,
+    Connected,
+}
+
+/// This server's place: a master, or a replica of `host:port`.
+#[derive(Debug, Clone)]
+pub enum Role {
+    Master,
+    Replica(Upstream),
+}
+
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    pub host: String,
+    pub port: u16,
+    pub link: LinkState,
+    /// Last byte received from the master.
+    pub last_io: Instant,
+    /// Ends the link task when set.
+    pub cancel: watch::Sender<bool>,
+}
+
+/// One replica as its master sees it.
+#[derive(Debug, Clone)]
+pub struct ReplicaInfo {
+    pub addr: SocketAddr,
+    /// The port it listens on (REPLCONF listening-port): with the address's IP, its identity
+    /// in the in-sync set.
+    pub listening_port: u16,
+    /// `wait_bgsave`, `send_bulk` or `online`, as Redis's INFO says.
+    pub state: &'static str,
+    /// The offset it acknowledged last.
+    pub acked: u64,
+    pub last_ack: Instant,
+}
+
+impl ReplicaInfo {
+    /// `ip:listening-port`, how the in-sync set names it.
+    pub fn name(&self) -> String {
+        format!("{}:{}", self.addr.ip(), self.listening_port)
+    }
+}
+
+struct Inner {
+    ids: Ids,
+    role: Role,
+    replicas: BTreeMap<u64, ReplicaInfo>,
+    /// The in-sync set: replicas (`ip:port`) whose acknowledgements writes wait for in sync
+    /// mode. Set by the control plane (see [`crate::role`]).
+    in_sync: Vec<String>,
+    /// Since when each in-sync replica has lagged behind what a client waits for (for
+    /// `isr-timeout-ms`), and the ones reported to the control plane as gone quiet.
+    lagging_since: BTreeMap<String, Instant>,
+    reported_lagging: Vec<String>,
+    /// Bytes of writes discarded when this server, once a master, resynced from a new master.
+    pub discarded_bytes: u64,
+}
+
+/// Replication state. See the module documentation.
+pub struct Replication {
+    inner: Mutex<Inner>,
+    /// Bumped on every acknowledgement and every in-sync set change: what sync-mode writes and
+    /// WAIT wait on.
+    changes: watch::Sender<u64>,
+    /// A replica (refuses client writes while `replica-read-only`): read on every write.
+    replica: AtomicBool,
+    /// The backlog exists (a replica attached once): writes are propagated.
+    backlog: AtomicBool,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication {
+            inner: Mutex::new(Inner {
+                ids: Ids { replid: random_id(), replid2: NO_ID.into(), second_offset: None },
+                role: Role::Master,
+                replicas: BTreeMap::new(),
+                in_sync: Vec::new(),
+                lagging_since: BTreeMap::new(),
+                reported_lagging: Vec::new(),
+                discarded_bytes: 0,
+            }),
+            changes: watch::channel(0).0,
+            replica: AtomicBool::new(false),
+            backlog: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Replication {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    pub fn ids(&self) -> Ids {
+        self.lock().ids.clone()
+    }
+
+    pub fn set_ids(&self, ids: Ids) {
+        self.lock().ids = ids;
+    }
+
+    pub fn role(&self) -> Role {
+        self.lock().role.clone()
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Relaxed)
+    }
+
+    pub fn backlog_active(&self) -> bool {
+        self.backlog.load(Ordering::Relaxed)
+    }
+
+    pub fn set_backlog_active(&self) {
+        self.backlog.store(true, Ordering::Relaxed);
+    }
+
+    /// Becomes a replica of `upstream` (the caller started its link task).
+    pub fn set_replica_of(&self, upstream: Upstream) {
+        let mut inner = self.lock();
+        if let Role::Replica(old) = &inner.role {
+            old.cancel.send_replace(true);
+        }
+        inner.role = Role::Replica(upstream);
+        self.replica.store(true, Ordering::Relaxed);
+    }
+
+    /// Becomes a master (REPLICAOF NO ONE, a promotion): the history so far becomes
+    /// `replid2`, continued under a new id, so the old master's other replicas can continue
+    /// from here with a partial resync. Returns whether the role changed.
+    pub fn set_master(&self, offset: u64) -> bool {
+        let mut inner = self.lock();
+        let Role::Replica(old) = &inner.role else { return false };
+        old.cancel.send_replace(true);
+        inner.role = Role::Master;
+        let old_id = std::mem::replace(&mut inner.ids.replid, random_id());
+        inner.ids.replid2 = old_id;
+        inner.ids.second_offset = Some(offset);
+        self.replica.store(false, Ordering::Relaxed);
+        true
+    }
+
+    /// The link's state changed (replica side).
+    pub fn set_link(&self, link: LinkState) {
+        let mut inner = self.lock();
+        if let Role::Replica(up) = &mut inner.role {
+            up.link = link;
+            up.last_io = Instant::now();
+        }
+    }
+
+    /// Bytes arrived from the master (replica side).
+    pub fn touch_link(&self) {
+        if let Role::Replica(up) = &mut self.lock().role {
+            up.last_io = Instant::now();
+        }
+    }
+
+    pub fn add_discarded(&self, bytes: u64) {
+        self.lock().discarded_bytes += bytes;
+    }
+
+    pub fn discarded_bytes(&self) -> u64 {
+        self.lock().discarded_bytes
+    }
+
+    // ---- the master's replicas ----
+
+    pub fn add_replica(&self, id: u64, info: ReplicaInfo) {
+        self.lock().replicas.insert(id, info);
+        self.changed();
+    }
+
+    pub fn update_replica(&self, id: u64, f: impl FnOnce(&mut ReplicaInfo)) {
+        if let Some(r) = self.lock().replicas.get_mut(&id) {
+            f(r);
+        }
+        self.changed();
+    }
+
+    pub fn remove_replica(&self, id: u64) {
+        self.lock().replicas.remove(&id);
+        self.changed();
+    }
+
+    pub fn replicas(&self) -> Vec<ReplicaInfo> {
+        self.lock().replicas.values().cloned().collect()
+    }
+
+    /// Receiver marked changed by every acknowledgement or in-sync set change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Replicas online that acknowledged `offset` (WAIT).
+    pub fn acked_count(&self, offset: u64) -> usize {
+        self.lock().replicas.values().filter(|r| r.state == "online" && r.acked >= offset).count()
+    }
+
+    // ---- the in-sync set ----
+
+    pub fn in_sync(&self) -> Vec<String> {
+        self.lock().in_sync.clone()
+    }
+
+    /// Replaces the in-sync set (the control plane decided it).
+    pub fn set_in_sync(&self, members: Vec<String>) {
+        let mut inner = self.lock();
+        inner.lagging_since.retain(|m, _| members.contains(m));
+        inner.reported_lagging.retain(|m| members.contains(m));
+        inner.in_sync = members;
+        drop(inner);
+        self.changed();
+    }
+
+    /// Whether writes wait for replicas at all (sync mode with a non-empty in-sync set).
+    pub fn gates_replies(&self) -> bool {
+        !self.lock().in_sync.is_empty()
+    }
+
+    /// True once every member of the in-sync set has acknowledged `offset`. A member that
+    /// has lagged for longer than `isr_timeout` is reported (see
+    /// [`Replication::reported_lagging`]) — but still waited for: only the control plane
+    /// may take it out of the set, or an acknowledged write could be missing from a replica
+    /// it then promotes.
+    pub fn all_in_sync_acked(&self, offset: u64, isr_timeout: Duration) -> bool {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let mut all = true;
+        for member in &inner.in_sync {
+            let acked = inner
+                .replicas
+                .values()
+                .filter(|r| r.state == "online" && &r.name() == member)
+                .map(|r| r.acked)
+                .max();
+            if acked.is_some_and(|a| a >= offset) {
+                inner.lagging_since.remove(member);
+                continue;
+            }
+            all = false;
+            let since = *inner.lagging_since.entry(member.clone()).or_insert_with(Instant::now);
+            if since.elapsed() >= isr_timeout && !inner.reported_lagging.contains(member) {
+                tracing::warn!(replica = %member, "in-sync replica stopped acknowledging: asking for it to leave the in-sync set");
+                inner.reported_lagging.push(member.clone());
+            }
+        }
+        all
+    }
+
+    /// In-sync replicas that stopped acknowledging for longer than `isr-timeout-ms`: the
+    /// control plane is asked to take them out of the set.
+    pub fn reported_lagging(&self) -> Vec<String> {
+        self.lock().reported_lagging.clone()
+    }
+}
