@@ -13,6 +13,8 @@
 //!   with a resize-safe scan cursor. [`value`]: the stored values; [`types`]: the aggregate
 //!   types (hash, list, set, sorted set) and their compact and large encodings.
 //! - [`expire`]: the active expiry cycle. [`time`]: clocks.
+//! - [`persist`]: the snapshot file format. [`digest`]: DEBUG DIGEST, the order-independent
+//!   checksum of the dataset that tells whether two servers hold the same data.
 //! - [`config`]: server parameters (command line, config file, CONFIG SET).
 //! - [`error`]: start-up errors and command error replies.
 
@@ -23,6 +25,7 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod dict;
+pub mod digest;
 pub mod error;
 pub mod evict;
 pub mod expire;

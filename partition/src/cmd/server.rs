@@ -970,6 +970,13 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         let on = atoi(&args[2]) != 0;
         ctx.server.update_config(|c| c.active_expire = on);
         ctx.out.ok();
+    } else if is(sub, "digest") && args.len() == 2 {
+        ctx.out.simple(&crate::digest::hex(&crate::digest::dataset(&ctx.state.keyspace)));
+    } else if is(sub, "digest-value") {
+        ctx.out.array(args.len() - 2);
+        for key in &args[2..] {
+            ctx.out.simple(&crate::digest::hex(&crate::digest::value(&ctx.state.keyspace, key)));
+        }
     } else if is(sub, "error") && args.len() == 3 {
         let text = String::from_utf8_lossy(&args[2]);
         // Sent as given (a leading `-` dropped), without adding an `ERR` code.

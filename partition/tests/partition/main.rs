@@ -14,6 +14,7 @@ mod client;
 mod command;
 mod connection;
 mod differential;
+mod digest;
 mod eviction;
 mod geo;
 mod hash;

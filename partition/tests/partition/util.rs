@@ -207,10 +207,17 @@ impl Drop for ReferenceRedis {
 
 /// Starts a reference redis-server (installed by `.ci/run`) and waits until it accepts.
 pub fn start_reference_redis() -> ReferenceRedis {
+    start_reference_redis_with(&[])
+}
+
+/// Like [`start_reference_redis`], with more redis-server arguments
+/// (`["--enable-debug-command", "yes"]`).
+pub fn start_reference_redis_with(args: &[&str]) -> ReferenceRedis {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = std::process::Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
         .args(["--appendonly", "no", "--loglevel", "warning"])
+        .args(args)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("redis-server must be installed (see .ci/run)");
