@@ -57,7 +57,8 @@ impl Relay {
         let addr = listener.local_addr().expect("relay address");
         let (mode, _) = watch::channel(Mode::Forward);
         let connections = Arc::new(AtomicUsize::new(0));
-        let accept = tokio::spawn(accept_loop(listener, target, mode.subscribe(), connections.clone()));
+        let accept =
+            tokio::spawn(accept_loop(listener, target, mode.subscribe(), connections.clone()));
         Relay { addr, mode, connections, accept }
     }
 
