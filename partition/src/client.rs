@@ -491,6 +491,12 @@ pub struct Client {
     pub watching: Vec<Vec<u8>>,
     /// Pub/Sub subscriptions.
     pub subscriptions: Subscriptions,
+    /// REPLCONF listening-port: the port a replica serves on.
+    pub repl_listening_port: Option<u16>,
+    /// Set by PSYNC: once the batch is done, the connection becomes this replica's stream.
+    pub psync: Option<crate::replication::master::PsyncRequest>,
+    /// Set by WAIT: the connection waits for replicas before going on.
+    pub wait: Option<crate::replication::WaitRequest>,
     /// Commands come from a source the server must follow, not judge (the AOF being loaded,
     /// a replica's master): no OOM or disk-error refusal, as Redis's `mustObeyClient`.
     pub obey: bool,
@@ -533,6 +539,9 @@ impl Client {
             multi: None,
             watching: Vec::new(),
             subscriptions: Subscriptions::default(),
+            repl_listening_port: None,
+            psync: None,
+            wait: None,
             obey: false,
         }
     }

@@ -71,6 +71,8 @@ pub async fn handle(server: Arc<Server>, mut socket: TcpStream, addr: SocketAddr
     let result = conn.serve(&mut socket, &mut client).await;
     if let Err(e) = result {
         debug!(peer = %addr, cause = %e, "client connection error");
+    } else if let Some(request) = client.psync.take() {
+        crate::replication::master::serve(server.clone(), socket, handle.id, request).await;
     }
     if client.multi.is_some()
         || !client.watching.is_empty()
@@ -185,13 +187,18 @@ impl Connection<'_> {
                 if state.blocked.has_ready() {
                     blocking::serve_ready(self.server, &mut state, now_ms);
                 }
-                if self.blocked || client.close_after_reply || client.close_now {
+                if self.blocked
+                    || client.close_after_reply
+                    || client.close_now
+                    || client.wait.is_some()
+                    || client.psync.is_some()
+                {
                     break;
                 }
             }
             self.server.publish(&mut state);
         }
-        if self.blocked {
+        if self.blocked || client.wait.is_some() || client.psync.is_some() {
             self.batch.drain(..ran);
         } else {
             self.batch.clear();
@@ -230,7 +237,7 @@ impl Connection<'_> {
         }
         // Nothing is acknowledged before it is as durable as promised — and no read shows
         // what is not yet: so every reply waits for everything written before it was sent.
-        if self.server.persistence.gates_replies() {
+        if self.server.gates_replies() {
             let end = self.server.write_log.end();
             if !self.server.wait_durable(end).await {
                 return Err(std::io::Error::other("the AOF could not be written"));
@@ -285,6 +292,21 @@ impl Connection<'_> {
                 }
                 if client.close_now {
                     return Ok(());
+                }
+                if client.psync.is_some() {
+                    // The connection becomes a replica's stream (see `handle`).
+                    self.flush(socket, client).await?;
+                    return Ok(());
+                }
+                if let Some(request) = client.wait.take() {
+                    // WAIT: what came before it goes out, then the count once replicas acked.
+                    self.flush(socket, client).await?;
+                    let acked = tokio::select! {
+                        n = self.server.replication.wait(request) => n,
+                        _ = client.handle.killed() => return Ok(()),
+                    };
+                    self.out.integer(acked as i64);
+                    self.batch_was_cut = true;
                 }
                 if let Some(err) = protocol_error {
                     self.out.error(&format!("ERR {err}"));

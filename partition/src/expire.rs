@@ -25,7 +25,8 @@ pub async fn active_expiry(server: Arc<Server>) {
         };
         let period = Duration::from_millis(1000 / hz as u64);
         tokio::time::sleep(period).await;
-        if enabled {
+        // A replica deletes expired keys when its master's DEL arrives, never on its own.
+        if enabled && !server.replication.is_replica() {
             run_cycle(&server, period / 4);
         } else {
             let mut state = server.lock();

@@ -95,8 +95,6 @@ pub struct Server {
     pub started_unix_ms: u64,
     /// A random 40-hex-digit id of this process run (INFO `run_id`).
     pub run_id: String,
-    /// A random 40-hex-digit replication id (INFO `master_replid`).
-    pub replid: String,
     /// The port actually bound (INFO `tcp_port`, CLUSTER answers).
     pub port: u16,
     shutdown: watch::Sender<bool>,
@@ -107,6 +105,8 @@ pub struct Server {
     pub write_log: Arc<WriteLog>,
     /// Snapshot, AOF and background children.
     pub persistence: Persistence,
+    /// Replication ids, role, replicas and the in-sync set.
+    pub replication: crate::replication::Replication,
     /// What SHUTDOWN said about saving.
     shutdown_save: Mutex<ShutdownSave>,
     /// This server, for work that outlives the command that started it (a background save).
@@ -137,12 +137,12 @@ impl Server {
             started: Instant::now(),
             started_unix_ms: crate::time::unix_ms(),
             run_id: random_hex40(),
-            replid: random_hex40(),
             port,
             shutdown,
             slowlog_threshold,
             write_log: Arc::new(WriteLog::default()),
             persistence: Persistence::default(),
+            replication: Default::default(),
             shutdown_save: Mutex::new(ShutdownSave::Default),
         })
     }
@@ -168,6 +168,7 @@ impl Server {
         let mut config = self.config.write().unwrap_or_else(|e| e.into_inner());
         let result = f(&mut config);
         self.slowlog_threshold.store(config.slowlog_log_slower_than, Ordering::Relaxed);
+        self.replication.set_sync_mode(config.get("replication").as_deref() != Some("async"));
         drop(config);
         self.config_version.send_modify(|v| *v += 1);
         result
@@ -208,19 +209,28 @@ impl Server {
     /// promises before replying: on disk under `appendfsync always`. False when that failed
     /// (the replies must not be sent: the writes' outcome is unknown).
     pub async fn wait_durable(&self, offset: u64) -> bool {
-        let Some(mut synced) = self.persistence.synced() else { return true };
-        loop {
-            let now = *synced.borrow_and_update();
-            if now.offset >= offset {
-                return true;
-            }
-            if now.failed {
-                return false;
-            }
-            if synced.changed().await.is_err() {
-                return false;
+        if let Some(mut synced) = self.persistence.synced() {
+            loop {
+                let now = *synced.borrow_and_update();
+                if now.offset >= offset {
+                    break;
+                }
+                if now.failed || synced.changed().await.is_err() {
+                    return false;
+                }
             }
         }
+        if self.replication.gates_replies() {
+            let ms = self.config().get_i64("isr-timeout-ms").unwrap_or(1000).max(1) as u64;
+            self.replication.wait_in_sync(offset, Duration::from_millis(ms)).await;
+        }
+        true
+    }
+
+    /// Whether replies must wait for [`Server::wait_durable`]: the AOF under `always`, or
+    /// replicas in sync mode.
+    pub fn gates_replies(&self) -> bool {
+        self.persistence.gates_replies() || self.replication.gates_replies()
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
@@ -252,6 +262,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     server.persistence.start(&server)?;
+    server
+        .replication
+        .set_sync_mode(server.config().get("replication").as_deref() != Some("async"));
     for l in &listeners {
         info!(addr = %l.local_addr()?, "partition server listening");
     }
@@ -259,6 +272,13 @@ pub async fn serve(
     tasks.spawn(crate::expire::active_expiry(server.clone()));
     tasks.spawn(sample_rates(server.clone()));
     tasks.spawn(persistence_cron(server.clone()));
+    tasks.spawn(crate::replication::master::ping_replicas(server.clone()));
+    let replicaof = server.config().get("replicaof").unwrap_or_default();
+    if let [host, port] = replicaof.split_ascii_whitespace().collect::<Vec<_>>()[..] {
+        if let Ok(port) = port.parse() {
+            crate::replication::replica::start(&server, &mut server.lock(), host.to_string(), port);
+        }
+    }
     let mut stop = server.shutdown_signal();
     let mut accepts = JoinSet::new();
     for listener in listeners {

@@ -20,6 +20,7 @@ pub mod keyspace;
 pub mod list;
 pub mod multi;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -143,6 +144,7 @@ fn registry() -> &'static Registry {
             list::COMMANDS,
             multi::COMMANDS,
             pubsub::COMMANDS,
+            replication::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
             sort::COMMANDS,
@@ -263,9 +265,21 @@ fn check_and_run(
             return reject(ctx, CmdError::Other(text));
         }
     }
+    if !ctx.client.obey
+        && cmd.spec.has(flags::WRITE)
+        && ctx.server.replication.is_replica()
+        && ctx.server.config().get("replica-read-only").as_deref() == Some("yes")
+    {
+        return reject(
+            ctx,
+            CmdError::Other("READONLY You can't write against a read only replica.".into()),
+        );
+    }
+    // A replica does not evict (`replica-ignore-maxmemory`): its master's DELs do.
     if ctx.state.eviction.maxmemory > 0
         && !ctx.client.in_exec
         && !ctx.client.obey
+        && !ctx.server.replication.is_replica()
         && oom_rejects(ctx, cmd)
     {
         return reject(

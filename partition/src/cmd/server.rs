@@ -427,9 +427,10 @@ pub fn info_text(
         field!(out, "instantaneous_input_repl_kbps", "0.00");
         field!(out, "instantaneous_output_repl_kbps", "0.00");
         field!(out, "rejected_connections", net.rejected_connections.load(Relaxed));
-        field!(out, "sync_full", 0);
-        field!(out, "sync_partial_ok", 0);
-        field!(out, "sync_partial_err", 0);
+        let repl = &server.replication;
+        field!(out, "sync_full", repl.sync_full.load(Relaxed));
+        field!(out, "sync_partial_ok", repl.sync_partial_ok.load(Relaxed));
+        field!(out, "sync_partial_err", repl.sync_partial_err.load(Relaxed));
         field!(out, "expired_keys", s.expired_keys);
         field!(out, "expired_stale_perc", "0.00");
         field!(out, "expired_time_cap_reached_count", 0);
@@ -476,17 +477,7 @@ pub fn info_text(
     }
     if want("replication") {
         begin(&mut out, "Replication");
-        field!(out, "role", "master");
-        field!(out, "connected_slaves", 0);
-        field!(out, "master_failover_state", "no-failover");
-        field!(out, "master_replid", server.replid);
-        field!(out, "master_replid2", "0000000000000000000000000000000000000000");
-        field!(out, "master_repl_offset", 0);
-        field!(out, "second_repl_offset", -1);
-        field!(out, "repl_backlog_active", 0);
-        field!(out, "repl_backlog_size", config.get("repl-backlog-size").unwrap_or_default());
-        field!(out, "repl_backlog_first_byte_offset", 0);
-        field!(out, "repl_backlog_histlen", 0);
+        crate::replication::write_info(server, &mut out);
     }
     if want("cpu") {
         begin(&mut out, "CPU");

@@ -78,6 +78,8 @@ enum JobKind {
     /// AOF rewrite: `tmp` becomes base `seq`, with the incremental file `seq` started when the
     /// child was forked.
     Rewrite { tmp: PathBuf, seq: u64 },
+    /// A snapshot for a replica's full resync: whoever waits is told how it went.
+    Replica { tmp: PathBuf, done: tokio::sync::oneshot::Sender<bool> },
 }
 
 /// Counters INFO persistence reports.
@@ -186,7 +188,7 @@ impl Persistence {
         } else {
             let path = dir.join(&dbfilename);
             if path.exists() {
-                load_snapshot(&mut state, &path).map(|_| None)
+                load_snapshot(&mut state, &path, true).map(|_| None)
             } else {
                 Ok(None)
             }
@@ -277,7 +279,56 @@ impl Persistence {
         lock(&self.job).as_ref().map(|j| match j.kind {
             JobKind::Save { .. } => "save",
             JobKind::Rewrite { .. } => "rewrite",
+            JobKind::Replica { .. } => "replica",
         })
+    }
+
+    /// A background child is at work (one at a time, as in Redis).
+    pub fn child_running(&self) -> bool {
+        self.busy().is_some()
+    }
+
+    /// Forks a child that writes the snapshot of `state` to `path` for a replica's full
+    /// resync; the receiver learns whether it succeeded. The caller holds the command lock
+    /// and checked [`Persistence::child_running`] under it.
+    pub fn fork_for_replica(
+        &self,
+        server: &Server,
+        state: &State,
+        path: &Path,
+    ) -> std::io::Result<tokio::sync::oneshot::Receiver<bool>> {
+        let pid = self.fork_snapshot(server, state, path)?;
+        let (done, rx) = tokio::sync::oneshot::channel();
+        let kind = JobKind::Replica { tmp: path.to_path_buf(), done };
+        self.track(server, Job { pid, started: Instant::now(), kind });
+        Ok(rx)
+    }
+
+    /// After a replica replaced its whole dataset (full resync), the AOF is rebuilt on it:
+    /// a new base from the state now and a new incremental file from the log's current
+    /// offset, written in the foreground (the replica is loading anyway) so that no crash can
+    /// leave old files mixed with the new stream.
+    pub fn rebase(&self, server: &Server, state: &State) -> Result<()> {
+        let mut guard = lock(&self.aof);
+        let Some(aof) = guard.as_mut() else { return Ok(()) };
+        let seq = aof.manifest.last_incr_seq() + 1;
+        let base = manifest::base_name(&aof.prefix, seq);
+        write_snapshot_file(state, server, &aof.dir.join(&base))?;
+        let incr = manifest::incr_name(&aof.prefix, seq);
+        let file = open_append(&aof.dir.join(&incr))?;
+        aof.writer.rotate(server.write_log.end(), file);
+        let next = Manifest {
+            base: Some(Part { name: base, seq }),
+            incrs: vec![Part { name: incr, seq }],
+        };
+        next.store(&aof.dir, &aof.prefix)?;
+        let old = std::mem::replace(&mut aof.manifest, next);
+        for part in old.base.iter().chain(old.incrs.iter()) {
+            let _ = std::fs::remove_file(aof.dir.join(&part.name));
+        }
+        aof.earlier_size = aof.current_size_on_disk_except_last()?;
+        aof.base_size = aof.earlier_size;
+        Ok(())
     }
 
     /// SAVE: writes the snapshot in the foreground (every client waits, as in Redis).
@@ -472,6 +523,12 @@ impl Persistence {
                     self.bgsave_failing.store(true, Ordering::Relaxed);
                 }
             }
+            JobKind::Replica { tmp, done } => {
+                if !ok {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                let _ = done.send(ok);
+            }
             JobKind::Rewrite { tmp, seq } => {
                 let installed = ok && self.install_rewrite(&tmp, seq).is_ok();
                 if !installed {
@@ -557,7 +614,9 @@ impl Persistence {
             fork::kill(job.pid);
             let _ = fork::wait(job.pid);
             let tmp = match &job.kind {
-                JobKind::Save { tmp, .. } | JobKind::Rewrite { tmp, .. } => tmp.clone(),
+                JobKind::Save { tmp, .. }
+                | JobKind::Rewrite { tmp, .. }
+                | JobKind::Replica { tmp, .. } => tmp.clone(),
             };
             let _ = std::fs::remove_file(tmp);
         }
@@ -630,7 +689,7 @@ fn load_aof(
         let m = Manifest::parse(&text)
             .map_err(|e| Error::Load(format!("{}: {e}", manifest_path.display())))?;
         if let Some(base) = &m.base {
-            load_snapshot(state, &aof_dir.join(&base.name))?;
+            load_snapshot(state, &aof_dir.join(&base.name), false)?;
         }
         for (i, incr) in m.incrs.iter().enumerate() {
             let path = aof_dir.join(&incr.name);
@@ -663,7 +722,7 @@ fn load_aof(
         std::fs::create_dir_all(aof_dir)?;
         let mut m = Manifest::default();
         if snapshot_path.exists() {
-            load_snapshot(state, snapshot_path)?;
+            load_snapshot(state, snapshot_path, true)?;
             // The AOF is being made from data loaded some other way: its base is a
             // snapshot of that data, written now (no client is connected yet).
             let name = manifest::base_name(prefix, 1);
@@ -690,7 +749,7 @@ fn open_append(path: &Path) -> std::io::Result<File> {
 fn snapshot_meta(server: &Server) -> snapshot::Meta {
     snapshot::Meta {
         created_unix_ms: crate::time::unix_ms(),
-        repl_id: server.replid.clone(),
+        repl_id: server.replication.ids().replid,
         repl_offset: server.write_log.end(),
         aux: vec![("redis-ver".into(), crate::REDIS_VERSION.into())],
     }
@@ -715,12 +774,15 @@ fn write_snapshot_file(state: &State, server: &Server, path: &Path) -> Result<()
     Ok(())
 }
 
-/// Loads the snapshot at `path` into `state`.
-fn load_snapshot(state: &mut State, path: &Path) -> Result<snapshot::Meta> {
+/// Loads the snapshot at `path` into `state`; `drop_expired`: keys already past their
+/// deadline are left out (the dump file), else kept (an AOF base, whose incremental files may
+/// still name them).
+fn load_snapshot(state: &mut State, path: &Path, drop_expired: bool) -> Result<snapshot::Meta> {
     let file = File::open(path)?;
     let mut r = BufReader::with_capacity(1 << 20, file);
     let encodings = state.encodings;
-    snapshot::load(&mut r, &mut state.keyspace, &encodings, crate::time::unix_ms())
+    let now = crate::time::unix_ms();
+    snapshot::load(&mut r, &mut state.keyspace, &encodings, now, drop_expired)
         .map_err(|e| Error::Load(format!("{}: {e}", path.display())))
 }
 

@@ -272,8 +272,10 @@ impl<W: Write> Output<'_, W> {
 // Loading
 
 /// Loads a snapshot from `r` into `keyspace`, which the caller has emptied, and returns its
-/// metadata. Values are rebuilt with the limits in `encodings` (see the module doc); keys whose
-/// deadline is before `now_ms` are dropped, and loaded keys get `now_ms` as their last access.
+/// metadata. Values are rebuilt with the limits in `encodings` (see the module doc); with
+/// `drop_expired`, keys whose deadline is before `now_ms` are dropped (a master loading its
+/// own snapshot), else kept for their master's `DEL` (a replica) or a later command (an AOF
+/// base); loaded keys get `now_ms` as their last access.
 ///
 /// `r` must end where the snapshot ends (bytes after the checksum are an error): a caller
 /// reading a snapshot from a longer stream bounds it with [`Read::take`]. No `BufReader`
@@ -283,6 +285,7 @@ pub fn load(
     keyspace: &mut Keyspace,
     encodings: &Encodings,
     now_ms: u64,
+    drop_expired: bool,
 ) -> Result<Meta, LoadError> {
     let mut input = Input::new(r);
 
@@ -301,7 +304,7 @@ pub fn load(
 
     let mut loader = Loader {
         encodings,
-        now_ms,
+        now_ms: if drop_expired { now_ms } else { 0 },
         lru: lru_clock(now_ms),
         key: Vec::new(),
         a: Vec::new(),
@@ -675,7 +678,7 @@ mod tests {
 
     fn reload(bytes: &[u8], enc: &Encodings, now_ms: u64) -> Result<(Keyspace, Meta), LoadError> {
         let mut ks = Keyspace::new();
-        let meta = load(&mut &bytes[..], &mut ks, enc, now_ms)?;
+        let meta = load(&mut &bytes[..], &mut ks, enc, now_ms, true)?;
         Ok((ks, meta))
     }
 

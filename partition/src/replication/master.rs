@@ -43,11 +43,17 @@ pub struct PsyncRequest {
 /// Makes sure writes are propagated and kept for partial resyncs (the backlog), as Redis
 /// creates its backlog when the first replica attaches.
 pub fn ensure_backlog(server: &Server) {
+    if !server.replication.backlog_active() {
+        ensure_backlog_locked(server, &mut server.lock());
+    }
+}
+
+/// [`ensure_backlog`] for a caller that holds the command lock.
+pub fn ensure_backlog_locked(server: &Server, state: &mut crate::state::State) {
     if server.replication.backlog_active() {
         return;
     }
     let size = server.config().get_i64("repl-backlog-size").unwrap_or(1 << 20).max(1) as u64;
-    let mut state = server.lock();
     server.write_log.set_retain(size);
     state.set_propagation(true);
     server.replication.set_backlog_active();
@@ -89,6 +95,16 @@ async fn sync_and_stream(
         || (request.replid == ids.replid2
             && wanted.zip(ids.second_offset).is_some_and(|(w, s)| w <= s));
     let partial = if our_history { wanted.and_then(|w| log.add_reader(w)) } else { None };
+    let counter = match (&partial, request.replid.as_str()) {
+        (Some(_), _) => &server.replication.sync_partial_ok,
+        // `?`: the replica asked for a full resync; anything else was a partial one refused.
+        (None, "?") => &server.replication.sync_full,
+        (None, _) => {
+            server.replication.sync_full.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            &server.replication.sync_partial_err
+        }
+    };
+    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let reader = match partial {
         Some(reader) => {
             info!(replica = %socket.peer_addr()?, offset = wanted, "partial resync");

@@ -22,7 +22,7 @@ pub mod replica;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,15 @@ pub struct Ids {
     pub replid: String,
     pub replid2: String,
     pub second_offset: Option<u64>,
+}
+
+/// A client parked by WAIT: released once `replicas` replicas acknowledged `offset`, or at
+/// `deadline_ms` (Unix ms; `None`: never).
+#[derive(Debug, Clone, Copy)]
+pub struct WaitRequest {
+    pub offset: u64,
+    pub replicas: usize,
+    pub deadline_ms: Option<u64>,
 }
 
 /// How a replica's link to its master is doing (ROLE's and INFO's words).
@@ -118,6 +127,14 @@ pub struct Replication {
     replica: AtomicBool,
     /// The backlog exists (a replica attached once): writes are propagated.
     backlog: AtomicBool,
+    /// `replication sync` and a non-empty in-sync set: replies wait for the in-sync set.
+    gating: AtomicBool,
+    /// `replication sync` (mirrored from the config).
+    sync_mode: AtomicBool,
+    /// INFO stats `sync_full`, `sync_partial_ok`, `sync_partial_err`.
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
 }
 
 impl Default for Replication {
@@ -135,6 +152,11 @@ impl Default for Replication {
             changes: watch::channel(0).0,
             replica: AtomicBool::new(false),
             backlog: AtomicBool::new(false),
+            gating: AtomicBool::new(false),
+            sync_mode: AtomicBool::new(true),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
         }
     }
 }
@@ -249,6 +271,32 @@ impl Replication {
         self.changes.subscribe()
     }
 
+    /// Waits until `request` is satisfied or its deadline passes; returns the number of
+    /// replicas that acknowledged its offset.
+    pub async fn wait(&self, request: WaitRequest) -> usize {
+        let mut changes = self.subscribe();
+        loop {
+            let acked = self.acked_count(request.offset);
+            if acked >= request.replicas {
+                return acked;
+            }
+            let left = request.deadline_ms.map(|at| at.saturating_sub(crate::time::unix_ms()));
+            if left == Some(0) {
+                return acked;
+            }
+            let sleep = async {
+                match left {
+                    Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = sleep => {}
+            }
+        }
+    }
+
     /// Replicas online that acknowledged `offset` (WAIT).
     pub fn acked_count(&self, offset: u64) -> usize {
         self.lock().replicas.values().filter(|r| r.state == "online" && r.acked >= offset).count()
@@ -266,13 +314,42 @@ impl Replication {
         inner.lagging_since.retain(|m, _| members.contains(m));
         inner.reported_lagging.retain(|m| members.contains(m));
         inner.in_sync = members;
+        self.refresh_gating(&inner);
         drop(inner);
         self.changed();
     }
 
-    /// Whether writes wait for replicas at all (sync mode with a non-empty in-sync set).
+    /// `replication sync|async` changed.
+    pub fn set_sync_mode(&self, sync: bool) {
+        self.sync_mode.store(sync, Ordering::Relaxed);
+        let inner = self.lock();
+        self.refresh_gating(&inner);
+        drop(inner);
+        self.changed();
+    }
+
+    fn refresh_gating(&self, inner: &Inner) {
+        let on = self.sync_mode.load(Ordering::Relaxed) && !inner.in_sync.is_empty();
+        self.gating.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether replies wait for the in-sync set (sync mode with a non-empty set); read on
+    /// every reply batch.
     pub fn gates_replies(&self) -> bool {
-        !self.lock().in_sync.is_empty()
+        self.gating.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every in-sync replica acknowledged `offset` (or the set no longer gates).
+    pub async fn wait_in_sync(&self, offset: u64, isr_timeout: Duration) {
+        let mut changes = self.subscribe();
+        while self.gates_replies() && !self.all_in_sync_acked(offset, isr_timeout) {
+            // Woken by acknowledgements and set changes; the tick lets a laggard be reported
+            // once `isr-timeout-ms` has passed.
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = tokio::time::sleep(isr_timeout.min(Duration::from_millis(100))) => {}
+            }
+        }
     }
 
     /// True once every member of the in-sync set has acknowledged `offset`. A member that
@@ -310,4 +387,59 @@ impl Replication {
     pub fn reported_lagging(&self) -> Vec<String> {
         self.lock().reported_lagging.clone()
     }
+}
+
+/// Writes INFO's replication section (Redis 7.0's fields, plus rcluster's in-sync set).
+pub fn write_info(server: &crate::server::Server, out: &mut String) {
+    use std::fmt::Write as _;
+    let mut line = |name: &str, value: &dyn std::fmt::Display| {
+        let _ = write!(out, "{name}:{value}\r\n");
+    };
+    let repl = &server.replication;
+    let ids = repl.ids();
+    let offset = server.write_log.end();
+    let replicas = repl.replicas();
+    match repl.role() {
+        Role::Master => line("role", &"master"),
+        Role::Replica(up) => {
+            line("role", &"slave");
+            line("master_host", &up.host);
+            line("master_port", &up.port);
+            let up_now = up.link == LinkState::Connected;
+            line("master_link_status", &if up_now { "up" } else { "down" });
+            line("master_last_io_seconds_ago", &up.last_io.elapsed().as_secs());
+            line("master_sync_in_progress", &((up.link == LinkState::Sync) as u8));
+            line("slave_read_repl_offset", &offset);
+            line("slave_repl_offset", &offset);
+            line("slave_priority", &100);
+            let ro = server.config().get("replica-read-only").as_deref() == Some("yes");
+            line("slave_read_only", &(ro as u8));
+            line("replica_announced", &1);
+        }
+    }
+    line("connected_slaves", &replicas.len());
+    for (i, r) in replicas.iter().enumerate() {
+        let lag = r.last_ack.elapsed().as_secs();
+        let text = format!(
+            "ip={},port={},state={},offset={},lag={lag}",
+            r.addr.ip(),
+            r.listening_port,
+            r.state,
+            r.acked
+        );
+        line(&format!("slave{i}"), &text);
+    }
+    line("master_failover_state", &"no-failover");
+    line("master_replid", &ids.replid);
+    line("master_replid2", &ids.replid2);
+    line("master_repl_offset", &offset);
+    line("second_repl_offset", &ids.second_offset.map_or(-1, |o| o as i64 + 1));
+    let active = repl.backlog_active();
+    line("repl_backlog_active", &(active as u8));
+    line("repl_backlog_size", &server.config().get("repl-backlog-size").unwrap_or_default());
+    let start = server.write_log.start();
+    line("repl_backlog_first_byte_offset", &if active { start + 1 } else { 0 });
+    line("repl_backlog_histlen", &if active { offset - start } else { 0 });
+    line("rcluster_in_sync", &repl.in_sync().join(","));
+    line("rcluster_discarded_bytes", &repl.discarded_bytes());
 }

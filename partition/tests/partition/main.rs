@@ -25,6 +25,7 @@ mod multi;
 mod persistence;
 mod protocol;
 mod pubsub;
+mod replication;
 mod server;
 mod set;
 mod sort;
