@@ -491,6 +491,11 @@ pub struct Client {
     pub watching: Vec<Vec<u8>>,
     /// Pub/Sub subscriptions.
     pub subscriptions: Subscriptions,
+    /// The write-log offset this client's pending replies must wait for while replies are
+    /// gated (see [`crate::in_flight`]); 0: none.
+    pub reply_needs: u64,
+    /// Authenticated with the cluster's secret (RCLUSTER AUTH): the control plane.
+    pub internal: bool,
     /// REPLCONF listening-port: the port a replica serves on.
     pub repl_listening_port: Option<u16>,
     /// Set by PSYNC: once the batch is done, the connection becomes this replica's stream.
@@ -539,6 +544,8 @@ impl Client {
             multi: None,
             watching: Vec::new(),
             subscriptions: Subscriptions::default(),
+            reply_needs: 0,
+            internal: false,
             repl_listening_port: None,
             psync: None,
             wait: None,

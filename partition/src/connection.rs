@@ -66,6 +66,8 @@ pub async fn handle(server: Arc<Server>, mut socket: TcpStream, addr: SocketAddr
         timeout: 0,
         blocked: false,
         block_deadline: None,
+        generation: server.replication.generation(),
+        needs: 0,
     };
     conn.load_config();
     let result = conn.serve(&mut socket, &mut client).await;
@@ -104,6 +106,11 @@ struct Connection<'a> {
     blocked: bool,
     /// When the blocking command times out (Unix ms), `None` for never.
     block_deadline: Option<u64>,
+    /// The server's demotion count when the pending replies were computed (see
+    /// [`crate::replication::Replication::generation`]).
+    generation: u64,
+    /// The write-log offset the pending replies wait for while replies are gated.
+    needs: u64,
 }
 
 /// Most commands run under one acquisition of the command lock: bounds how long one pipelining
@@ -151,6 +158,9 @@ impl Connection<'_> {
         let mut ran = 0;
         {
             let mut state = self.server.lock();
+            if self.out.is_empty() {
+                self.generation = self.server.replication.generation();
+            }
             // Messages published to this client before this batch go out before its replies.
             if !client.handle.outbox.is_empty() {
                 self.out.buffer_mut().extend_from_slice(&client.handle.outbox.take());
@@ -197,7 +207,12 @@ impl Connection<'_> {
                 }
             }
             self.server.publish(&mut state);
+            if !state.in_flight.is_empty() {
+                let durable = self.server.durable_offset();
+                state.in_flight.prune(durable);
+            }
         }
+        self.needs = self.needs.max(std::mem::take(&mut client.reply_needs));
         if self.blocked || client.wait.is_some() || client.psync.is_some() {
             self.batch.drain(..ran);
         } else {
@@ -211,6 +226,10 @@ impl Connection<'_> {
     /// deadline passed first gets the timeout reply.
     fn end_block(&mut self, client: &Client, timed_out: bool) {
         let mut state = self.server.lock();
+        // A reply served by someone else's write waits for every write before it.
+        if self.server.gates_replies() {
+            self.needs = self.needs.max(self.server.write_log.end());
+        }
         let id = client.id();
         if state.blocked.contains(id) {
             if !timed_out {
@@ -237,12 +256,19 @@ impl Connection<'_> {
         }
         // Nothing is acknowledged before it is as durable as promised — and no read shows
         // what is not yet: so every reply waits for everything written before it was sent.
-        if self.server.gates_replies() {
-            let end = self.server.write_log.end();
-            if !self.server.wait_durable(end).await {
-                return Err(std::io::Error::other("the AOF could not be written"));
+        // The control plane's own connection is exempt: its replies acknowledge decisions,
+        // not data (and the decision that demotes this server must be answered).
+        // Only replies that waited on something matter: with nothing in flight (and always
+        // when replies are not gated, as in Redis) there is nothing a resync could take back.
+        let demoted = self.server.replication.generation() != self.generation
+            && !client.internal
+            && self.needs > 0;
+        if demoted || (self.needs > 0 && self.server.gates_replies()) {
+            if !self.server.wait_durable(self.needs, self.generation).await {
+                return Err(std::io::Error::other("the replies cannot be acknowledged"));
             }
         }
+        self.needs = 0;
         self.out_peak = self.out_peak.max(self.out.len());
         client.handle.info().omem = self.out.len();
         // A client that stops reading must not pin this task in a write forever: CLIENT KILL

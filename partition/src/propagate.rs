@@ -106,6 +106,11 @@ impl Propagation {
         self.pending.is_empty()
     }
 
+    /// Bytes propagated and not yet in the write log.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
     /// The stream written since the last call, as one buffer (for the write log).
     pub fn take(&mut self) -> bytes::Bytes {
         self.pending.split().freeze()

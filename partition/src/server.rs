@@ -206,9 +206,15 @@ impl Server {
     }
 
     /// Waits until what the write log holds up to `offset` is as durable as the server
-    /// promises before replying: on disk under `appendfsync always`. False when that failed
-    /// (the replies must not be sent: the writes' outcome is unknown).
-    pub async fn wait_durable(&self, offset: u64) -> bool {
+    /// promises before replying: on disk under `appendfsync always`, on every in-sync replica
+    /// in sync mode. False when that failed, or when the server was demoted after the replies
+    /// were computed (`generation`, see [`crate::replication::Replication::generation`]): the
+    /// replies must not be sent, the writes' outcome is unknown.
+    pub async fn wait_durable(&self, offset: u64, generation: u64) -> bool {
+        if self.replication.generation() != generation {
+            // Demoted since the replies were computed: what they acknowledge may be discarded.
+            return false;
+        }
         if let Some(mut synced) = self.persistence.synced() {
             loop {
                 let now = *synced.borrow_and_update();
@@ -222,9 +228,23 @@ impl Server {
         }
         if self.replication.gates_replies() {
             let ms = self.config().get_i64("isr-timeout-ms").unwrap_or(1000).max(1) as u64;
-            self.replication.wait_in_sync(offset, Duration::from_millis(ms)).await;
+            let isr_timeout = Duration::from_millis(ms);
+            return self.replication.wait_in_sync(offset, isr_timeout, generation).await;
         }
         true
+    }
+
+    /// The write-log offset up to which everything is as durable as promised (what
+    /// [`Server::wait_durable`] waits for), for pruning [`crate::in_flight`].
+    pub fn durable_offset(&self) -> u64 {
+        let mut durable = self.write_log.end();
+        if let Some(synced) = self.persistence.synced() {
+            durable = durable.min(synced.borrow().offset);
+        }
+        if self.replication.gates_replies() {
+            durable = durable.min(self.replication.in_sync_floor());
+        }
+        durable
     }
 
     /// Whether replies must wait for [`Server::wait_durable`]: the AOF under `always`, or
@@ -273,6 +293,19 @@ pub async fn serve(
     tasks.spawn(sample_rates(server.clone()));
     tasks.spawn(persistence_cron(server.clone()));
     tasks.spawn(crate::replication::master::ping_replicas(server.clone()));
+    // A role the control plane gave survives restarts; a master comes back without a lease.
+    let dir = server.config().dir.clone();
+    if let Some(decision) = crate::fence::load(&dir).map_err(crate::Error::Load)? {
+        info!(shard = decision.shard, shard_epoch = decision.shard_epoch, role = ?decision.role, "fenced role restored, waiting for the control plane");
+        let mut state = server.lock();
+        state.fence.apply(decision.clone(), None);
+        match decision.role {
+            crate::fence::Assigned::Master => server.replication.set_in_sync(decision.in_sync),
+            crate::fence::Assigned::Replica { host, port } => {
+                crate::replication::replica::start(&server, &mut state, host, port)
+            }
+        }
+    }
     let replicaof = server.config().get("replicaof").unwrap_or_default();
     if let [host, port] = replicaof.split_ascii_whitespace().collect::<Vec<_>>()[..] {
         if let Ok(port) = port.parse() {

@@ -113,6 +113,10 @@ pub struct State {
     pub encodings: Encodings,
     /// The commands that replay the changes of the running batch (AOF, replicas).
     pub propagation: crate::propagate::Propagation,
+    /// What the control plane decided about this server (role, lease, slots).
+    pub fence: crate::fence::Fence,
+    /// Writes not yet durable, by key (while replies are gated).
+    pub in_flight: crate::in_flight::InFlight,
 }
 
 /// The compact-encoding limits (`*-max-listpack-*`, `set-max-intset-entries`,
@@ -169,6 +173,8 @@ impl State {
             eviction: Eviction::default(),
             encodings: Encodings::default(),
             propagation: crate::propagate::Propagation::default(),
+            fence: crate::fence::Fence::default(),
+            in_flight: Default::default(),
         }
     }
 

@@ -10,6 +10,8 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -33,8 +35,9 @@ struct Written {
     acked_at: Vec<Instant>,
 }
 
-/// Streams pipelines of `RPUSH log <seq>` until the connection breaks.
-fn write_until_broken(port: u16, seed: u64) -> Written {
+/// Streams pipelines of `RPUSH log <seq>` until the connection breaks; `acked` counts the
+/// acknowledgements as they come.
+fn write_until_broken(port: u16, seed: u64, acked: Arc<AtomicUsize>) -> Written {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let stream = must_connect(port);
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -58,7 +61,10 @@ fn write_until_broken(port: u16, seed: u64) -> Written {
         for _ in 0..batch {
             line.clear();
             match reader.read_line(&mut line) {
-                Ok(n) if n > 0 && line.starts_with(':') => done.acked_at.push(Instant::now()),
+                Ok(n) if n > 0 && line.starts_with(':') => {
+                    done.acked_at.push(Instant::now());
+                    acked.fetch_add(1, Ordering::Relaxed);
+                }
                 // The process died: whatever was not acknowledged has an unknown outcome.
                 _ => return done,
             }
@@ -79,14 +85,21 @@ fn crash_rounds(fsync: &str, iterations: u64) -> Vec<(usize, Duration)> {
         let port = free_port();
         let mut child = start(&dir, port, fsync);
         must_connect(port);
-        let writer = std::thread::spawn(move || write_until_broken(port, seed));
+        let acked = Arc::new(AtomicUsize::new(0));
+        let counter = acked.clone();
+        let writer = std::thread::spawn(move || write_until_broken(port, seed, counter));
+        // The kill comes at a seeded moment once writes are flowing.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while acked.load(Ordering::Relaxed) < 20 {
+            assert!(Instant::now() < deadline, "seed {seed}: the writer never got going");
+            std::thread::yield_now();
+        }
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed);
-        std::thread::sleep(Duration::from_millis(rng.random_range(50..400)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
         child.kill().unwrap();
         let killed_at = Instant::now();
         child.wait().unwrap();
         let written = writer.join().unwrap();
-        assert!(written.acked_at.len() > 10, "seed {seed}: the writer got going");
 
         let port = free_port();
         let mut child = start(&dir, port, fsync);

@@ -20,6 +20,7 @@ pub mod keyspace;
 pub mod list;
 pub mod multi;
 pub mod pubsub;
+pub mod rcluster;
 pub mod replication;
 pub mod server;
 pub mod set;
@@ -197,6 +198,15 @@ pub struct Dispatched {
 pub fn dispatch(ctx: &mut Ctx, args: &[Bytes], started: Instant) -> Dispatched {
     let reply_start = ctx.out.len();
     let (name, result, finished) = match lookup(&args[0]) {
+        None if is(&args[0], "rcluster") => {
+            // The control plane's internal command: not in the command table.
+            if let Err(e) = rcluster::rcluster(ctx, args) {
+                let text = e.to_string();
+                ctx.out.truncate(reply_start);
+                ctx.out.error(&text);
+            }
+            ("rcluster", Ok(()), Instant::now())
+        }
         None => {
             ctx.state.stats.rejected_calls += 1;
             ("NULL", Err(Rejected(CmdError::Other(unknown_command(args)))), started)
@@ -258,6 +268,11 @@ fn check_and_run(
             )),
         );
     }
+    if !ctx.client.obey && !ctx.client.in_exec && ctx.state.fence.is_fenced() {
+        if let Some(refusal) = ctx.state.fence.check(spec, args) {
+            return reject(ctx, CmdError::Other(refusal.text()));
+        }
+    }
     if ctx.client.obey {
         // The AOF being loaded, a master's stream: applied as they come.
     } else if let Some(text) = ctx.server.persistence.write_error() {
@@ -310,10 +325,14 @@ fn check_and_run(
     // Keys the command's lookups expired go into the stream first (as DELs), then the
     // command itself if it changed anything (EXEC propagates its queue, not itself).
     ctx.state.fold_expired();
-    if ctx.state.dirty != dirty_before && spec.name != "exec" {
+    let wrote = ctx.state.dirty != dirty_before;
+    if wrote && spec.name != "exec" {
         ctx.state.propagation.command_done(args);
     } else {
         ctx.state.propagation.discard_rewrite();
+    }
+    if !ctx.client.obey && ctx.server.gates_replies() && spec.name != "exec" {
+        gate_reply(ctx, spec, args, wrote);
     }
     let finished = Instant::now();
     let micros = finished.saturating_duration_since(started).as_micros() as u64;
@@ -535,6 +554,48 @@ pub fn lookup_write<'a>(state: &'a mut State, key: &[u8], now_ms: u64) -> Option
     let entry = state.keyspace.get_unchecked(key)?;
     entry.touch(now_ms);
     Some(entry)
+}
+
+/// Where a command's keys are among `args`: the command table's fixed positions, or its key
+/// specs for commands whose keys move (ZUNIONSTORE, EVAL-like forms …).
+pub fn key_indices(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
+    if !spec.has(flags::MOVABLE_KEYS) {
+        if spec.first_key <= 0 {
+            return Vec::new();
+        }
+        let last = if spec.last_key < 0 {
+            args.len() as i64 + spec.last_key as i64
+        } else {
+            spec.last_key as i64
+        };
+        let last = (last.max(0) as usize).min(args.len().saturating_sub(1));
+        let step = spec.step.max(1) as usize;
+        return (spec.first_key as usize..=last).step_by(step).collect();
+    }
+    spec.key_positions(args).unwrap_or_default()
+}
+
+/// While replies are gated, what this command's reply must wait for (see
+/// [`crate::in_flight`]): a write its own offset, a read the last in-flight write of its keys
+/// (every write before it when it reads the whole keyspace).
+fn gate_reply(ctx: &mut Ctx, spec: &CommandSpec, args: &[Bytes], wrote: bool) {
+    let after = ctx.server.write_log.end() + ctx.state.propagation.pending_len() as u64;
+    let need = if wrote {
+        for i in key_indices(spec, args) {
+            ctx.state.in_flight.record(&args[i], after);
+        }
+        after
+    } else if spec.has(flags::READONLY) {
+        let keys = key_indices(spec, args);
+        if keys.is_empty() {
+            after
+        } else {
+            keys.iter().map(|&i| ctx.state.in_flight.pending(&args[i])).max().unwrap_or(0)
+        }
+    } else {
+        0
+    };
+    ctx.client.reply_needs = ctx.client.reply_needs.max(need);
 }
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.

@@ -56,6 +56,16 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
         ctx.out.null_array();
         return Ok(());
     }
+    // The lease, or a slot's owner, may have changed since the commands were queued: the
+    // transaction runs whole or not at all.
+    if !ctx.client.obey && ctx.state.fence.is_fenced() {
+        for args in &multi.queue {
+            let Some(cmd) = super::lookup(&args[0]) else { continue };
+            if let Some(refusal) = ctx.state.fence.check(cmd.spec, args) {
+                return Err(CmdError::Other(refusal.text()));
+            }
+        }
+    }
     ctx.out.array(multi.queue.len());
     ctx.client.in_exec = true;
     ctx.state.propagation.begin_exec();

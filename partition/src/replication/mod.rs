@@ -113,6 +113,9 @@ struct Inner {
     /// `isr-timeout-ms`), and the ones reported to the control plane as gone quiet.
     lagging_since: BTreeMap<String, Instant>,
     reported_lagging: Vec<String>,
+    /// The highest offset each replica (`ip:port`) acknowledged while this server was its
+    /// master: kept when its connection drops, since what it acknowledged it has.
+    acked_by: BTreeMap<String, u64>,
     /// Bytes of writes discarded when this server, once a master, resynced from a new master.
     pub discarded_bytes: u64,
 }
@@ -131,6 +134,9 @@ pub struct Replication {
     gating: AtomicBool,
     /// `replication sync` (mirrored from the config).
     sync_mode: AtomicBool,
+    /// Times this server stopped being a master. A reply computed while it was a master
+    /// must not be sent once it is not: its writes may be discarded by the resync.
+    demotions: AtomicU64,
     /// INFO stats `sync_full`, `sync_partial_ok`, `sync_partial_err`.
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
@@ -147,6 +153,7 @@ impl Default for Replication {
                 in_sync: Vec::new(),
                 lagging_since: BTreeMap::new(),
                 reported_lagging: Vec::new(),
+                acked_by: BTreeMap::new(),
                 discarded_bytes: 0,
             }),
             changes: watch::channel(0).0,
@@ -154,6 +161,7 @@ impl Default for Replication {
             backlog: AtomicBool::new(false),
             gating: AtomicBool::new(false),
             sync_mode: AtomicBool::new(true),
+            demotions: AtomicU64::new(0),
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
@@ -197,11 +205,25 @@ impl Replication {
     /// Becomes a replica of `upstream` (the caller started its link task).
     pub fn set_replica_of(&self, upstream: Upstream) {
         let mut inner = self.lock();
-        if let Role::Replica(old) = &inner.role {
-            old.cancel.send_replace(true);
+        match &inner.role {
+            Role::Replica(old) => {
+                old.cancel.send_replace(true);
+            }
+            Role::Master => {
+                self.demotions.fetch_add(1, Ordering::SeqCst);
+            }
         }
         inner.role = Role::Replica(upstream);
-        self.replica.store(true, Ordering::Relaxed);
+        inner.acked_by.clear();
+        self.replica.store(true, Ordering::SeqCst);
+        drop(inner);
+        self.changed();
+    }
+
+    /// Counts demotions (see [`Replication::demotions`]): read when a batch runs, compared
+    /// before its replies go out.
+    pub fn generation(&self) -> u64 {
+        self.demotions.load(Ordering::SeqCst)
     }
 
     /// Becomes a master (REPLICAOF NO ONE, a promotion): the history so far becomes
@@ -251,9 +273,16 @@ impl Replication {
     }
 
     pub fn update_replica(&self, id: u64, f: impl FnOnce(&mut ReplicaInfo)) {
-        if let Some(r) = self.lock().replicas.get_mut(&id) {
+        let mut inner = self.lock();
+        if let Some(r) = inner.replicas.get_mut(&id) {
             f(r);
+            if r.state == "online" {
+                let (name, acked) = (r.name(), r.acked);
+                let best = inner.acked_by.entry(name).or_insert(acked);
+                *best = (*best).max(acked);
+            }
         }
+        drop(inner);
         self.changed();
     }
 
@@ -340,9 +369,17 @@ impl Replication {
     }
 
     /// Waits until every in-sync replica acknowledged `offset` (or the set no longer gates).
-    pub async fn wait_in_sync(&self, offset: u64, isr_timeout: Duration) {
+    /// False when this server was demoted meanwhile (after `generation`): the writes waited
+    /// for may be discarded, so they must not be acknowledged.
+    pub async fn wait_in_sync(&self, offset: u64, isr_timeout: Duration, generation: u64) -> bool {
         let mut changes = self.subscribe();
-        while self.gates_replies() && !self.all_in_sync_acked(offset, isr_timeout) {
+        loop {
+            if self.generation() != generation {
+                return false;
+            }
+            if !self.gates_replies() || self.all_in_sync_acked(offset, isr_timeout) {
+                return true;
+            }
             // Woken by acknowledgements and set changes; the tick lets a laggard be reported
             // once `isr-timeout-ms` has passed.
             tokio::select! {
@@ -362,12 +399,7 @@ impl Replication {
         let inner = &mut *inner;
         let mut all = true;
         for member in &inner.in_sync {
-            let acked = inner
-                .replicas
-                .values()
-                .filter(|r| r.state == "online" && &r.name() == member)
-                .map(|r| r.acked)
-                .max();
+            let acked = inner.acked_by.get(member).copied();
             if acked.is_some_and(|a| a >= offset) {
                 inner.lagging_since.remove(member);
                 continue;
@@ -380,6 +412,17 @@ impl Replication {
             }
         }
         all
+    }
+
+    /// The lowest offset every in-sync replica acknowledged (0 when one never did).
+    pub fn in_sync_floor(&self) -> u64 {
+        let inner = self.lock();
+        inner
+            .in_sync
+            .iter()
+            .map(|m| inner.acked_by.get(m).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(u64::MAX)
     }
 
     /// In-sync replicas that stopped acknowledging for longer than `isr-timeout-ms`: the
