@@ -215,3 +215,62 @@ async fn replicaof_no_one_promotes_and_keeps_the_history() {
     assert_eq!(info_field(&mut r, "stats", "sync_partial_ok").await, "1");
     assert_eq!(digest(&mut m).await, digest(&mut r).await);
 }
+
+#[tokio::test]
+async fn a_short_cut_is_healed_with_a_partial_resync() {
+    let master = start_master(&[]).await;
+    let relay = crate::relay::Relay::start(master.addr).await;
+    let replica = start_replica(relay.port(), &[]).await;
+    let (mut m, mut r) = (master.client().await, replica.client().await);
+    random_writes(&mut m, 4, 200).await;
+    must_catch_up(&mut m, &mut r).await;
+    relay.sever();
+    // Writes while the link is down stay in the backlog (1 MB by default).
+    random_writes(&mut m, 5, 300).await;
+    relay.restore();
+    must_catch_up(&mut m, &mut r).await;
+    assert_eq!(digest(&mut r).await, digest(&mut m).await);
+    assert_eq!(info_field(&mut m, "stats", "sync_full").await, "1");
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok").await, "1");
+    assert!(relay.connections() >= 2, "the replica reconnected");
+}
+
+#[tokio::test]
+async fn a_gap_beyond_the_backlog_needs_a_full_resync() {
+    let master = start_master(&["--repl-backlog-size", "16384"]).await;
+    let relay = crate::relay::Relay::start(master.addr).await;
+    let replica = start_replica(relay.port(), &[]).await;
+    let (mut m, mut r) = (master.client().await, replica.client().await);
+    random_writes(&mut m, 6, 100).await;
+    must_catch_up(&mut m, &mut r).await;
+    relay.sever();
+    let before = offset(&mut m).await;
+    let big = "x".repeat(1000);
+    for i in 0..100 {
+        let _: () = cmd(&mut m, &["SET", &format!("big{i}"), &big]).await.unwrap();
+    }
+    assert!(offset(&mut m).await - before > 16384, "the gap outgrew the backlog");
+    relay.restore();
+    must_catch_up(&mut m, &mut r).await;
+    assert_eq!(digest(&mut r).await, digest(&mut m).await);
+    assert_eq!(info_field(&mut m, "stats", "sync_full").await, "2");
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_err").await, "1");
+}
+
+#[tokio::test]
+async fn a_restarted_replica_catches_up() {
+    let master = start_master(&[]).await;
+    let dir = test_dir();
+    let d = dir.display().to_string();
+    let replica = start_replica(master.port(), &["--dir", &d, "--appendonly", "yes"]).await;
+    let (mut m, mut r) = (master.client().await, replica.client().await);
+    random_writes(&mut m, 7, 300).await;
+    must_catch_up(&mut m, &mut r).await;
+    drop(r);
+    replica.stop().await.unwrap();
+    random_writes(&mut m, 8, 300).await;
+    let replica = start_replica(master.port(), &["--dir", &d, "--appendonly", "yes"]).await;
+    let mut r = replica.client().await;
+    must_catch_up(&mut m, &mut r).await;
+    assert_eq!(digest(&mut r).await, digest(&mut m).await);
+}
