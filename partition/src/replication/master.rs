@@ -198,13 +198,16 @@ async fn full_sync(
 }
 
 /// Streams the log to the replica and reads its acknowledgements, until either side fails.
+/// The acknowledgements are read by a task of their own: under a steady stream of writes the
+/// sender is never idle, and acknowledgements read only between sends would arrive late —
+/// holding every sync-mode client for that long.
 async fn stream(
     server: &Arc<Server>,
     socket: TcpStream,
     id: u64,
     reader: ReaderId,
 ) -> std::io::Result<()> {
-    let (mut rd, mut wr) = socket.into_split();
+    let (rd, mut wr) = socket.into_split();
     let log = &server.write_log;
     let mut appended = log.subscribe();
     let mut shutdown = server.shutdown_signal();
@@ -216,50 +219,92 @@ async fn stream(
             BufferLimit::parse(&limits, "slave"),
         )
     };
-    let mut parser = RequestParser::new(ParseLimits::default());
-    let mut input = BytesMut::with_capacity(1024);
-    let mut last_ack = Instant::now();
-    let mut check = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        let (parts, until) = log.read(reader, u64::MAX);
-        if !parts.is_empty() {
-            for part in &parts {
-                wr.write_all(part).await?;
-            }
-            log.consume(reader, until);
-            continue;
-        }
-        tokio::select! {
-            _ = appended.changed() => {}
-            read = rd.read_buf(&mut input) => {
-                if read? == 0 {
-                    return Ok(());
-                }
-                while let Some(args) = parser
-                    .parse(&mut input, true)
-                    .map_err(|e| std::io::Error::other(e.to_string()))?
-                {
-                    if let Some(offset) = ack_offset(&args) {
-                        last_ack = Instant::now();
-                        server.replication.update_replica(id, |r| {
-                            r.acked = r.acked.max(offset);
-                            r.last_ack = last_ack;
-                        });
+    let last_ack = Arc::new(std::sync::Mutex::new(Instant::now()));
+    let mut acks = tokio::spawn(read_acks(server.clone(), rd, id, last_ack.clone()));
+    let result = async {
+        let mut check = tokio::time::interval(Duration::from_millis(100));
+        // What the log holds is sent in writes of up to this many bytes, not one per chunk
+        // (a chunk is one client batch's writes).
+        const WRITE_MAX: usize = 256 * 1024;
+        let mut out = BytesMut::new();
+        loop {
+            let (parts, until) = log.read(reader, u64::MAX);
+            if !parts.is_empty() {
+                for part in &parts {
+                    if out.len() + part.len() > WRITE_MAX && !out.is_empty() {
+                        wr.write_all(&out).await?;
+                        out.clear();
+                    }
+                    if part.len() >= WRITE_MAX {
+                        wr.write_all(part).await?;
+                    } else {
+                        out.extend_from_slice(part);
                     }
                 }
-            }
-            _ = check.tick() => {
-                if last_ack.elapsed() > timeout {
-                    return Err(std::io::Error::other("timeout: no REPLCONF ACK"));
+                if !out.is_empty() {
+                    wr.write_all(&out).await?;
+                    out.clear();
                 }
-                let behind = log.end().saturating_sub(log.position(reader).unwrap_or(0));
-                if limit.hard > 0 && behind > limit.hard as u64 {
-                    return Err(std::io::Error::other(format!(
-                        "the replica is {behind} bytes behind, past its output buffer limit"
-                    )));
-                }
+                log.consume(reader, until);
+                continue;
             }
-            _ = shutdown.wait_for(|s| *s) => return Ok(()),
+            tokio::select! {
+                _ = appended.changed() => {}
+                ended = &mut acks => {
+                    return match ended {
+                        Ok(result) => result,
+                        Err(e) => Err(std::io::Error::other(e.to_string())),
+                    };
+                }
+                _ = check.tick() => {
+                    let quiet = last_ack.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+                    if quiet > timeout {
+                        return Err(std::io::Error::other("timeout: no REPLCONF ACK"));
+                    }
+                    let behind = log.end().saturating_sub(log.position(reader).unwrap_or(0));
+                    if limit.hard > 0 && behind > limit.hard as u64 {
+                        return Err(std::io::Error::other(format!(
+                            "the replica is {behind} bytes behind, past its output buffer limit"
+                        )));
+                    }
+                }
+                _ = shutdown.wait_for(|s| *s) => return Ok(()),
+            }
+        }
+    }
+    .await;
+    acks.abort();
+    result
+}
+
+/// Reads the replica's `REPLCONF ACK <offset>` lines until it closes.
+async fn read_acks(
+    server: Arc<Server>,
+    mut rd: tokio::net::tcp::OwnedReadHalf,
+    id: u64,
+    last_ack: Arc<std::sync::Mutex<Instant>>,
+) -> std::io::Result<()> {
+    let mut parser = RequestParser::new(ParseLimits::default());
+    let mut input = BytesMut::with_capacity(1024);
+    loop {
+        if rd.read_buf(&mut input).await? == 0 {
+            return Ok(());
+        }
+        let mut newest = None;
+        while let Some(args) =
+            parser.parse(&mut input, true).map_err(|e| std::io::Error::other(e.to_string()))?
+        {
+            if let Some(offset) = ack_offset(&args) {
+                newest = Some(newest.map_or(offset, |n: u64| n.max(offset)));
+            }
+        }
+        if let Some(offset) = newest {
+            let now = Instant::now();
+            *last_ack.lock().unwrap_or_else(|e| e.into_inner()) = now;
+            server.replication.update_replica(id, |r| {
+                r.acked = r.acked.max(offset);
+                r.last_ack = now;
+            });
         }
     }
 }

@@ -310,6 +310,9 @@ async fn apply_stream(server: &Arc<Server>, conn: Lines, timeout: Duration) -> s
             send_ack(&mut socket, offset).await?;
             acked = offset;
         }
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve(64 * 1024);
+        }
         tokio::select! {
             n = socket.read_buf(&mut buf) => {
                 let n = n?;
