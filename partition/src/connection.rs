@@ -263,10 +263,10 @@ impl Connection<'_> {
         let demoted = self.server.replication.generation() != self.generation
             && !client.internal
             && self.needs > 0;
-        if demoted || (self.needs > 0 && self.server.gates_replies()) {
-            if !self.server.wait_durable(self.needs, self.generation).await {
-                return Err(std::io::Error::other("the replies cannot be acknowledged"));
-            }
+        if (demoted || (self.needs > 0 && self.server.gates_replies()))
+            && !self.server.wait_durable(self.needs, self.generation).await
+        {
+            return Err(std::io::Error::other("the replies cannot be acknowledged"));
         }
         self.needs = 0;
         self.out_peak = self.out_peak.max(self.out.len());

@@ -181,7 +181,7 @@ impl Fence {
             return None;
         }
         if decision.role == Assigned::Master
-            && !self.lease_until.is_some_and(|at| Instant::now() < at)
+            && self.lease_until.is_none_or(|at| Instant::now() >= at)
         {
             return Some(Refusal::NoLease);
         }

@@ -3,6 +3,7 @@
 //! acknowledged writes surviving `kill -9` ([`durability`]).
 
 mod durability;
+mod sync_replication;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -401,7 +401,9 @@ impl Replication {
         for member in &inner.in_sync {
             let acked = inner.acked_by.get(member).copied();
             if acked.is_some_and(|a| a >= offset) {
+                // Caught up: no longer lagging, and no longer reported as such.
                 inner.lagging_since.remove(member);
+                inner.reported_lagging.retain(|m| m != member);
                 continue;
             }
             all = false;
