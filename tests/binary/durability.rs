@@ -111,11 +111,10 @@ fn crash_rounds(fsync: &str, iterations: u64) -> Vec<(usize, Duration)> {
             .get_connection()
             .unwrap();
         let log: Vec<u64> = redis::cmd("LRANGE").arg("log").arg(0).arg(-1).query(&mut con).unwrap();
-        assert_eq!(
-            log,
-            (0..log.len() as u64).collect::<Vec<_>>(),
-            "seed {seed}: holes, duplicates or reordering"
-        );
+        if let Some(i) = log.iter().enumerate().position(|(i, &v)| v != i as u64) {
+            let around = &log[i..(i + 5).min(log.len())];
+            panic!("seed {seed}: holes, duplicates or reordering from index {i}: {around:?}");
+        }
         assert!(log.len() as u64 <= written.sent, "seed {seed}: values never sent");
         let missing = written.acked_at.len().saturating_sub(log.len());
         let oldest_missing = written
