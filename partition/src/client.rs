@@ -252,6 +252,21 @@ impl Outbox {
 const CLIENT_BASE_MEM: usize = 2048;
 
 impl ClientHandle {
+    fn new(id: u64, addr: SocketAddr, local_addr: SocketAddr, fd: i64) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            local_addr,
+            fd,
+            created: Instant::now(),
+            last_interaction_ms: AtomicU64::new(0),
+            info: Mutex::new(ClientInfo::default()),
+            outbox: Outbox::default(),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
     /// Asks the connection to close (CLIENT KILL, idle timeout, shutdown).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
@@ -398,18 +413,7 @@ impl ClientRegistry {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let handle = Arc::new(ClientHandle {
-            id,
-            addr,
-            local_addr,
-            fd,
-            created: Instant::now(),
-            last_interaction_ms: AtomicU64::new(0),
-            info: Mutex::new(ClientInfo::default()),
-            outbox: Outbox::default(),
-            killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
-        });
+        let handle = Arc::new(ClientHandle::new(id, addr, local_addr, fd));
         clients.insert(id, handle.clone());
         Some(handle)
     }
@@ -557,18 +561,7 @@ impl Client {
     /// It is not registered, so CLIENT LIST does not show it.
     pub fn internal() -> Self {
         let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-        let handle = Arc::new(ClientHandle {
-            id: 0,
-            addr: unspecified,
-            local_addr: unspecified,
-            fd: -1,
-            created: Instant::now(),
-            last_interaction_ms: AtomicU64::new(0),
-            info: Mutex::new(ClientInfo::default()),
-            outbox: Outbox::default(),
-            killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
-        });
+        let handle = Arc::new(ClientHandle::new(0, unspecified, unspecified, -1));
         let mut client = Client::new(handle, true);
         client.obey = true;
         client

@@ -321,15 +321,21 @@ async fn the_aof_is_rewritten_automatically_once_it_grows() {
     assert_eq!(v.len(), 40);
 }
 
-#[tokio::test]
-async fn a_failing_disk_refuses_writes_with_misconf() {
+/// A data directory whose AOF's incremental file is /dev/full: every write to it fails with
+/// ENOSPC, as on a full disk (and it reads as empty, so the server starts).
+fn full_disk_dir() -> std::path::PathBuf {
     let dir = test_dir();
     let aof_dir = dir.join("appendonlydir");
     std::fs::create_dir_all(&aof_dir).unwrap();
     std::fs::write(aof_dir.join("appendonly.aof.manifest"), "file full.aof seq 1 type i\n")
         .unwrap();
-    // Every write to /dev/full fails with ENOSPC, as on a full disk.
     std::os::unix::fs::symlink("/dev/full", aof_dir.join("full.aof")).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_failing_disk_refuses_writes_with_misconf() {
+    let dir = full_disk_dir();
     let srv = start_in(&aof_args(&dir, "everysec")).await;
     let mut con = srv.client().await;
     // everysec acknowledges at once; the write that then fails turns writes off.
@@ -346,12 +352,7 @@ async fn a_failing_disk_refuses_writes_with_misconf() {
 
     // Under `always` a write that cannot be synced is never acknowledged: the client is
     // disconnected without a reply.
-    let dir = test_dir();
-    let aof_dir = dir.join("appendonlydir");
-    std::fs::create_dir_all(&aof_dir).unwrap();
-    std::fs::write(aof_dir.join("appendonly.aof.manifest"), "file full.aof seq 1 type i\n")
-        .unwrap();
-    std::os::unix::fs::symlink("/dev/full", aof_dir.join("full.aof")).unwrap();
+    let dir = full_disk_dir();
     let srv = start_in(&aof_args(&dir, "always")).await;
     let mut s = srv.raw().await;
     s.write_all(&resp(&["SET", "k", "v"])).await.unwrap();
