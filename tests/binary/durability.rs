@@ -18,15 +18,27 @@ use rand::{Rng, SeedableRng};
 
 use crate::{free_port, must_connect};
 
-fn start(dir: &Path, port: u16, fsync: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_rcluster"))
-        .args(["partition", "--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
-        .args(["--appendonly", "yes", "--appendfsync", fsync, "--save", ""])
-        .args(["--loglevel", "warning"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rcluster")
+/// The server process; killed when dropped, so a failed assertion leaves no process behind.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path, port: u16, fsync: &str) -> Server {
+    Server(
+        Command::new(env!("CARGO_BIN_EXE_rcluster"))
+            .args(["partition", "--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
+            .args(["--appendonly", "yes", "--appendfsync", fsync, "--save", ""])
+            .args(["--loglevel", "warning"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start rcluster"),
+    )
 }
 
 /// What the writer saw: how many values it sent and when each acknowledgement arrived.
@@ -98,13 +110,13 @@ fn crash_rounds(fsync: &str, iterations: u64) -> Vec<(usize, Duration)> {
         }
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed);
         std::thread::sleep(Duration::from_millis(rng.random_range(0..300)));
-        child.kill().unwrap();
+        child.0.kill().unwrap();
         let killed_at = Instant::now();
-        child.wait().unwrap();
+        child.0.wait().unwrap();
         let written = writer.join().unwrap();
 
         let port = free_port();
-        let mut child = start(&dir, port, fsync);
+        let child = start(&dir, port, fsync);
         must_connect(port);
         let mut con = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
             .unwrap()
@@ -122,8 +134,7 @@ fn crash_rounds(fsync: &str, iterations: u64) -> Vec<(usize, Duration)> {
             .get(log.len())
             .map_or(Duration::ZERO, |at| killed_at.saturating_duration_since(*at));
         found.push((missing, oldest_missing));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        drop(child);
     }
     let _ = std::fs::remove_dir_all(&dir);
     found
