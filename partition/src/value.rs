@@ -34,10 +34,14 @@ pub enum Value {
         data: StrBuf,
         raw: bool,
     },
-    Hash(Box<Hash>),
+    /// Small hashes, sets and sorted sets live here unboxed: their compact encodings are one
+    /// pointer to an exactly sized buffer (listpack, intset) and their large encodings are
+    /// boxed inside the type, so a 10-field hash costs its listpack and nothing more (Redis:
+    /// a 16-byte `robj` and the listpack).
+    Hash(Hash),
     List(Box<List>),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    Set(Set),
+    ZSet(ZSet),
 }
 
 /// Generates the typed accessors of one aggregate variant: shared and mutable borrows that
@@ -193,10 +197,10 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str { data, .. } if data.spilled() => data.capacity(),
             Value::Str { .. } => 0,
-            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_bytes(),
+            Value::Hash(h) => h.heap_bytes(),
             Value::List(l) => std::mem::size_of::<List>() + l.heap_bytes(),
-            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_bytes(),
-            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         }
     }
 

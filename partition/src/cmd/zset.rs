@@ -220,7 +220,7 @@ fn write_zset<'a>(
 fn store_result(ctx: &mut Ctx, dst: &[u8], zs: ZSet, event: &str) {
     let n = zs.len();
     if n > 0 {
-        let entry = Entry::new(Value::ZSet(Box::new(zs)), lru_clock(ctx.now_ms));
+        let entry = Entry::new(Value::ZSet(zs), lru_clock(ctx.now_ms));
         ctx.state.keyspace.set(dst, entry);
         ctx.signal_modified(dst);
         ctx.notify(notify::ZSET, event, dst);
@@ -332,7 +332,7 @@ fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], flags: u8) -> CmdRes
             let (entry, _) = ctx
                 .state
                 .keyspace
-                .get_or_insert_with(key, now, || Entry::new(Value::ZSet(Box::default()), lru));
+                .get_or_insert_with(key, now, || Entry::new(Value::ZSet(ZSet::default()), lru));
             entry.value.as_zset_mut()?
         }
     };

@@ -7,7 +7,8 @@
 //! - `hashtable`: a [`Dict`] from field to value once either limit is passed. Conversion is one
 //!   way (Redis never converts back), so OBJECT ENCODING answers as redis-server does.
 //!
-//! The table lives inline in the enum (no second box): `Box<Hash>` stays one small allocation.
+//! A `Hash` is 16 bytes and lives unboxed in the keyspace value: the listpack is one pointer to
+//! an exactly sized buffer, and only the table is boxed.
 
 use super::listpack::{Elem, Listpack};
 use crate::dict::Dict;
@@ -30,7 +31,7 @@ impl Default for Limits {
 pub enum Hash {
     /// field, value, field, value …
     Listpack(Listpack),
-    Table(Dict<StrBuf>),
+    Table(Box<Dict<StrBuf>>),
 }
 
 impl Default for Hash {
@@ -48,7 +49,7 @@ impl Clone for Hash {
                 for (f, v) in d.iter() {
                     copy.insert(f, v.clone());
                 }
-                Hash::Table(copy)
+                Hash::Table(Box::new(copy))
             }
         }
     }
@@ -119,7 +120,7 @@ impl Hash {
                         f + v
                     })
                     .sum();
-                d.overhead_bytes() + spilled
+                std::mem::size_of::<Dict<StrBuf>>() + d.overhead_bytes() + spilled
             }
         }
     }
@@ -222,7 +223,7 @@ impl Hash {
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
                 d.insert(f.bytes(&mut fbuf), StrBuf::from_slice(v.bytes(&mut vbuf)));
             }
-            *self = Hash::Table(d);
+            *self = Hash::Table(Box::new(d));
         }
     }
 
@@ -307,7 +308,7 @@ mod tests {
 
     #[test]
     fn stays_small() {
-        assert!(std::mem::size_of::<Hash>() <= 40);
+        assert!(std::mem::size_of::<Hash>() <= 16);
     }
 
     #[test]

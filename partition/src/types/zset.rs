@@ -807,6 +807,12 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    #[test]
+    fn stays_small() {
+        // Kept unboxed inside a keyspace value: a pointer and a length, no more.
+        assert!(std::mem::size_of::<ZSet>() <= 16);
+    }
+
     fn g(d: f64) -> String {
         String::from_utf8(ScoreText::g17(d).to_vec()).unwrap()
     }
