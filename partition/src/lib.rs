@@ -37,6 +37,7 @@ pub mod propagate;
 pub mod pubsub;
 pub mod server;
 pub mod state;
+pub mod strbuf;
 pub mod time;
 pub mod types;
 pub mod value;

@@ -115,7 +115,7 @@ impl Hash {
                 let spilled: usize = d
                     .iter()
                     .map(|(f, v)| {
-                        let f = if f.len() > 24 { f.len() } else { 0 };
+                        let f = if f.len() > crate::dict::KEY_INLINE { f.len() } else { 0 };
                         let v = if v.spilled() { v.capacity() } else { 0 };
                         f + v
                     })
@@ -177,11 +177,7 @@ impl Hash {
             }
             Hash::Table(d) => {
                 if let Some(v) = d.get_mut(field) {
-                    v.clear();
-                    v.extend_from_slice(value);
-                    if v.spilled() && v.capacity() > v.len() * 2 {
-                        v.shrink_to_fit();
-                    }
+                    *v = StrBuf::from_slice(value);
                     false
                 } else {
                     d.insert(field, StrBuf::from_slice(value));

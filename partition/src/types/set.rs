@@ -98,8 +98,10 @@ impl Set {
         match self {
             Set::Ints(s) => s.heap_bytes(),
             Set::Table(d) => {
-                let spilled: usize =
-                    d.iter().map(|(m, _)| if m.len() > 24 { m.len() } else { 0 }).sum();
+                let spilled: usize = d
+                    .iter()
+                    .map(|(m, _)| if m.len() > crate::dict::KEY_INLINE { m.len() } else { 0 })
+                    .sum();
                 std::mem::size_of::<Dict<()>>() + d.overhead_bytes() + spilled
             }
         }
