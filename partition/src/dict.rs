@@ -46,6 +46,12 @@ pub enum Key {
     Heap(Box<[u8]>),
 }
 
+impl Default for Key {
+    fn default() -> Self {
+        Key::Inline { len: 0, data: [0; KEY_INLINE] }
+    }
+}
+
 impl Key {
     pub fn from_slice(key: &[u8]) -> Key {
         if key.len() <= KEY_INLINE {
@@ -196,6 +202,13 @@ impl<V> Dict<V> {
         }
         self.insert_new(Key::from_slice(key), value);
         None
+    }
+
+    /// Inserts `key`, which the caller knows is absent: one hash lookup fewer than
+    /// [`Dict::insert`].
+    pub fn insert_absent(&mut self, key: &[u8], value: V) {
+        debug_assert!(!self.contains_key(key));
+        self.insert_new(Key::from_slice(key), value);
     }
 
     /// The value for `key`, inserting `make()` first when absent. The flag is true if inserted.
