@@ -168,8 +168,7 @@ impl Hash {
                     lp.replace(vpos, value);
                     return false;
                 }
-                lp.push_back(field);
-                lp.push_back(value);
+                lp.insert_pair(lp.bytes(), field, value);
                 if lp.len() / 2 > limits.max_entries {
                     self.convert();
                 }

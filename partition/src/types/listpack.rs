@@ -469,6 +469,21 @@ impl Listpack {
         pos
     }
 
+    /// Inserts `a` then `b` before the entry at `pos` (`pos == self.bytes()` appends), with
+    /// one reallocation: a hash field and its value, a sorted-set member and its score.
+    pub fn insert_pair(&mut self, pos: usize, a: &[u8], b: &[u8]) {
+        let count = self.count() + 2;
+        let (ea, eb) = (Encoded::of(a), Encoded::of(b));
+        let (sa, sb) = (ea.size(), eb.size());
+        let (mut v, hdr) = self.open(sa + backlen_size(sa) + sb + backlen_size(sb));
+        let old_len = v.len();
+        ea.write(&mut v);
+        eb.write(&mut v);
+        let total = v.len() - old_len;
+        v[hdr + pos..].rotate_right(total);
+        self.close(v, hdr, count);
+    }
+
     /// Moves the entries from index `at` on into a new listpack (splitting a list node).
     pub fn split_off(&mut self, at: usize) -> Listpack {
         let Some(pos) = self.seek(at as i64) else {
@@ -700,6 +715,12 @@ mod tests {
             lp.push_back(v.as_bytes());
         }
         lp.push_front(b"start");
+        lp.insert_pair(lp.bytes(), b"x", b"-7");
+        lp.insert_pair(lp.seek(5).unwrap(), b"y", b"8");
+        assert_eq!(lp.len(), 9);
+        assert_eq!(texts(&lp)[4..], ["d", "y", "8", "x", "-7"].map(|s| s.as_bytes().to_vec()));
+        let pos = lp.seek(5).unwrap();
+        lp.delete(pos, 4);
         let pos = lp.seek(2).unwrap();
         lp.insert(pos, b"12345");
         assert_eq!(

@@ -842,15 +842,12 @@ fn lp_insert(lp: &mut Listpack, member: &[u8], score: f64) {
         let sp = lp.next(p).expect("pairs");
         let s = lp_score(lp.get(sp));
         if s > score || (s == score && lp_member(lp.get(p), &mut buf) > member) {
-            let text = ScoreText::stored(score);
-            lp.insert(p, &text);
-            lp.insert(p, member);
+            lp.insert_pair(p, member, &ScoreText::stored(score));
             return;
         }
         pos = lp.next(sp);
     }
-    lp.push_back(member);
-    lp.push_back(&ScoreText::stored(score));
+    lp.insert_pair(lp.bytes(), member, &ScoreText::stored(score));
 }
 
 #[cfg(test)]
