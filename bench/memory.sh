@@ -78,7 +78,7 @@ measure() { # who name keys -> prints "who,name,rss_per_key,used_per_key"
     redis-server --port "$port" --save '' --appendonly no --bind 127.0.0.1 --loglevel warning >/dev/null 2>&1 &
   else
     port=$OURS_PORT
-    "$BIN" partition --port "$port" --loglevel warning >/dev/null 2>&1 &
+    "$BIN" partition --port "$port" --save '' --appendonly no --loglevel warning >/dev/null 2>&1 &
   fi
   pid=$!
   PIDS+=("$pid")

@@ -46,7 +46,7 @@ trap cleanup EXIT
 
 "${SERVER_CPU[@]}" redis-server --port "$REDIS_PORT" --save '' --appendonly no --bind 127.0.0.1 --loglevel warning >"$OUT/redis.log" 2>&1 &
 REDIS_PID=$!
-"${SERVER_CPU[@]}" "$BIN" partition --port "$OURS_PORT" --loglevel warning >"$OUT/ours.log" 2>&1 &
+"${SERVER_CPU[@]}" "$BIN" partition --port "$OURS_PORT" --save '' --appendonly no --loglevel warning >"$OUT/ours.log" 2>&1 &
 OURS_PID=$!
 for port in "$REDIS_PORT" "$OURS_PORT"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done

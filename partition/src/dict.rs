@@ -33,10 +33,67 @@ pub fn hash(key: &[u8]) -> u64 {
     hasher().hash_one(key)
 }
 
-/// A stored key. Keys up to 24 bytes (most real keys) live inside the node itself: one
-/// allocation per entry instead of two, and a lookup compares the key without another
-/// pointer chase (and cache miss).
-pub type Key = smallvec::SmallVec<[u8; 24]>;
+/// Longest key kept inside its node.
+pub const KEY_INLINE: usize = 22;
+
+/// A stored key. Keys up to [`KEY_INLINE`] bytes (most real keys) live inside the node
+/// itself: one allocation per entry instead of two, and a lookup compares the key without
+/// another pointer chase (and cache miss). 24 bytes, so that a keyspace node (key, 32-byte
+/// entry, chain link) is 64 bytes, a jemalloc size class, where a 32-byte key made it 80.
+#[derive(Clone)]
+pub enum Key {
+    Inline { len: u8, data: [u8; KEY_INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Default for Key {
+    fn default() -> Self {
+        Key::Inline { len: 0, data: [0; KEY_INLINE] }
+    }
+}
+
+impl Key {
+    pub fn from_slice(key: &[u8]) -> Key {
+        if key.len() <= KEY_INLINE {
+            let mut data = [0u8; KEY_INLINE];
+            data[..key.len()].copy_from_slice(key);
+            Key::Inline { len: key.len() as u8, data }
+        } else {
+            Key::Heap(key.into())
+        }
+    }
+
+    /// True when the key needed an allocation of its own (memory accounting).
+    pub fn spilled(&self) -> bool {
+        matches!(self, Key::Heap(_))
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = [u8];
+
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Key::Inline { len, data } => &data[..*len as usize],
+            Key::Heap(b) => b,
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Key {}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
 
 struct Node<V> {
     key: Key,
@@ -145,6 +202,13 @@ impl<V> Dict<V> {
         }
         self.insert_new(Key::from_slice(key), value);
         None
+    }
+
+    /// Inserts `key`, which the caller knows is absent: one hash lookup fewer than
+    /// [`Dict::insert`].
+    pub fn insert_absent(&mut self, key: &[u8], value: V) {
+        debug_assert!(!self.contains_key(key));
+        self.insert_new(Key::from_slice(key), value);
     }
 
     /// The value for `key`, inserting `make()` first when absent. The flag is true if inserted.
@@ -291,6 +355,17 @@ impl<V> Drop for Dict<V> {
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn keys_are_small_and_round_trip() {
+        assert_eq!(std::mem::size_of::<Key>(), 24);
+        for n in [0, 1, KEY_INLINE, KEY_INLINE + 1, 100] {
+            let k: Vec<u8> = (0..n as u8).collect();
+            let key = Key::from_slice(&k);
+            assert_eq!(&*key, &k[..]);
+            assert_eq!(key.spilled(), n > KEY_INLINE);
+        }
+    }
 
     #[test]
     fn insert_get_remove() {

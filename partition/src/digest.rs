@@ -106,7 +106,7 @@ fn value_into(d: &mut Digest, value: &Value, has_expiry: bool) {
         Value::Int(i) => mix_elem(d, Elem::Int(*i)),
         Value::Str { data, .. } => mix(d, data),
         Value::List(list) => list.iter().for_each(|e| mix_elem(d, e)),
-        Value::Set(set) => match &**set {
+        Value::Set(set) => match set {
             Set::Ints(ints) => ints.iter().for_each(|v| xor_elem(d, Elem::Int(v))),
             Set::Table(t) => t.iter().for_each(|(m, _)| xor(d, m)),
         },
@@ -125,7 +125,7 @@ fn value_into(d: &mut Digest, value: &Value, has_expiry: bool) {
                 mix_elem(&mut e, value);
                 xor(d, &e);
             };
-            match &**hash {
+            match hash {
                 Hash::Listpack(_) => hash.iter().for_each(|(f, v)| pair(f, v)),
                 Hash::Table(t) => t.iter().for_each(|(f, v)| pair(Elem::Str(f), Elem::Str(v))),
             }
@@ -184,7 +184,7 @@ mod tests {
             let mut z = ZSet::new();
             z.insert(b"m", score, skiplist);
             assert_eq!(z.encoding(), "skiplist");
-            put(&mut ks, b"z", Value::ZSet(Box::new(z)));
+            put(&mut ks, b"z", Value::ZSet(z));
             assert_eq!(hex(&value(&ks, b"z")), want);
         }
     }
@@ -205,7 +205,7 @@ mod tests {
         let zset = |items: &[(&[u8], f64)], limits| {
             let mut z = ZSet::new();
             items.iter().for_each(|&(m, s)| z.insert(m, s, limits));
-            Value::ZSet(Box::new(z))
+            Value::ZSet(z)
         };
         let items: &[(&[u8], f64)] = &[(b"a", 1.0), (b"b", 0.5), (b"c", f64::INFINITY)];
         let mut small = Keyspace::new();

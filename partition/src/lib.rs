@@ -40,6 +40,7 @@ pub mod pubsub;
 pub mod replication;
 pub mod server;
 pub mod state;
+pub mod strbuf;
 pub mod time;
 pub mod types;
 pub mod value;

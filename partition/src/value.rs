@@ -18,26 +18,31 @@ pub const EMBSTR_MAX: usize = 44;
 /// Longest text Redis tries to read as an integer for the `int` encoding: `i64::MIN` is 20 chars.
 const INT_TEXT_MAX: usize = 20;
 
-/// The bytes of a string value. Up to 16 bytes (most counters, flags, short tokens) live inside
+/// The bytes of a string value. Up to 22 bytes (most counters, flags, short tokens) live inside
 /// the value itself: no allocation on SET and no pointer chase on GET.
-pub type StrBuf = smallvec::SmallVec<[u8; 16]>;
+pub use crate::strbuf::StrBuf;
 
-/// A stored value. Kept at 32 bytes: the keyspace holds one per key.
+/// A stored value. Kept at 24 bytes: the keyspace holds one per key, and with the key and the
+/// chain link its node is 64 bytes (see [`crate::dict::Key`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string that is the canonical decimal text of an `i64` (Redis's `int` encoding).
     Int(i64),
-    /// Any other string. `raw` is true once modified in place (APPEND, SETRANGE, SETBIT …) or
-    /// built by a command that makes a raw object (BITOP, SETRANGE on a new key), which Redis
-    /// reports as the `raw` encoding even for short strings.
+    /// Any other string. Its `raw` marker ([`StrBuf::is_raw`]) is set once modified in place
+    /// (APPEND, SETRANGE, SETBIT …) or built by a command that makes a raw object (BITOP,
+    /// SETRANGE on a new key), which Redis reports as the `raw` encoding even for short
+    /// strings.
     Str {
         data: StrBuf,
-        raw: bool,
     },
-    Hash(Box<Hash>),
+    /// Small hashes, sets and sorted sets live here unboxed: their compact encodings are one
+    /// pointer to an exactly sized buffer (listpack, intset) and their large encodings are
+    /// boxed inside the type, so a 10-field hash costs its listpack and nothing more (Redis:
+    /// a 16-byte `robj` and the listpack).
+    Hash(Hash),
     List(Box<List>),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    Set(Set),
+    ZSet(ZSet),
 }
 
 /// Generates the typed accessors of one aggregate variant: shared and mutable borrows that
@@ -101,19 +106,19 @@ impl Value {
                 return Value::Int(i);
             }
         }
-        Value::Str { data: StrBuf::from_slice(data), raw: false }
+        Value::Str { data: StrBuf::from_slice(data) }
     }
 
     /// A string built by a command that creates a plain string object without trying the `int`
     /// encoding (INCRBYFLOAT): `embstr` up to 44 bytes, else `raw`.
     pub fn plain_string(data: Vec<u8>) -> Value {
-        Value::Str { data: StrBuf::from_vec(data), raw: false }
+        Value::Str { data: StrBuf::from_vec(data) }
     }
 
     /// A string that Redis creates as a `raw` object whatever its length (BITOP's destination,
     /// SETRANGE/SETBIT/BITFIELD on a new key).
     pub fn raw_string(data: Vec<u8>) -> Value {
-        Value::Str { data: StrBuf::from_vec(data), raw: true }
+        Value::Str { data: StrBuf::from_vec(data).with_raw(true) }
     }
 
     /// The bytes of a string value; WRONGTYPE for any other type.
@@ -150,8 +155,8 @@ impl Value {
             *self = Value::raw_string(StrRef::int(i).to_vec());
         }
         match self {
-            Value::Str { data, raw } => {
-                *raw = true;
+            Value::Str { data } => {
+                data.set_raw(true);
                 Ok(data)
             }
             _ => unreachable!("converted above"),
@@ -173,8 +178,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
-            Value::Str { data, raw } => {
-                if !raw && data.len() <= EMBSTR_MAX {
+            Value::Str { data } => {
+                if !data.is_raw() && data.len() <= EMBSTR_MAX {
                     "embstr"
                 } else {
                     "raw"
@@ -193,10 +198,10 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str { data, .. } if data.spilled() => data.capacity(),
             Value::Str { .. } => 0,
-            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_bytes(),
+            Value::Hash(h) => h.heap_bytes(),
             Value::List(l) => std::mem::size_of::<List>() + l.heap_bytes(),
-            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_bytes(),
-            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         }
     }
 
@@ -230,7 +235,8 @@ mod tests {
 
     #[test]
     fn value_stays_small() {
-        assert!(std::mem::size_of::<Value>() <= 32);
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        assert_eq!(std::mem::size_of::<crate::keyspace::Entry>(), 32);
     }
 
     #[test]

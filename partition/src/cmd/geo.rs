@@ -145,7 +145,7 @@ fn geoadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
             let (e, _) = ctx
                 .state
                 .keyspace
-                .get_or_insert_with(key, now, || Entry::new(Value::ZSet(Box::default()), lru));
+                .get_or_insert_with(key, now, || Entry::new(Value::ZSet(ZSet::default()), lru));
             e.value.as_zset_mut()?
         }
     };
@@ -471,7 +471,7 @@ fn search(ctx: &mut Ctx, args: &[Bytes], src: usize, flags: u8) -> CmdResult {
             .collect();
         let zs = ZSet::from_items(items.iter().copied(), limits(ctx.state));
         if returned > 0 {
-            let entry = Entry::new(Value::ZSet(Box::new(zs)), lru_clock(ctx.now_ms));
+            let entry = Entry::new(Value::ZSet(zs), lru_clock(ctx.now_ms));
             ctx.state.keyspace.set(dst, entry);
             ctx.signal_modified(dst);
             let event = if flags & SEARCH != 0 { "geosearchstore" } else { "georadiusstore" };

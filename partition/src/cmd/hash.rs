@@ -129,7 +129,7 @@ fn write<'a>(ctx: &'a mut Ctx, key: &[u8]) -> &'a mut Hash {
     let (entry, _) = ctx
         .state
         .keyspace
-        .get_or_insert_with(key, now, || Entry::new(Value::Hash(Box::default()), lru_clock(now)));
+        .get_or_insert_with(key, now, || Entry::new(Value::Hash(Hash::default()), lru_clock(now)));
     entry.value.as_hash_mut().expect("checked by check_writable")
 }
 
@@ -156,7 +156,7 @@ fn set_pairs(ctx: &mut Ctx, args: &[Bytes]) -> Result<i64, CmdError> {
     let (entry, inserted) = ctx
         .state
         .keyspace
-        .get_or_insert_with(key, now, || Entry::new(Value::Hash(Box::default()), lru_clock(now)));
+        .get_or_insert_with(key, now, || Entry::new(Value::Hash(Hash::default()), lru_clock(now)));
     if !inserted {
         entry.touch(now);
     }

@@ -79,7 +79,7 @@ pub fn key_memory(key: &[u8], value: &Value) -> usize {
     #[allow(unreachable_patterns)]
     let value_bytes = match value {
         Value::Int(_) => ROBJ,
-        Value::Str { data, raw } if !raw && data.len() <= EMBSTR_MAX => {
+        Value::Str { data } if !data.is_raw() && data.len() <= EMBSTR_MAX => {
             alloc_size(ROBJ + 3 + data.len() + 1)
         }
         Value::Str { data, .. } => {

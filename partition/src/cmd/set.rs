@@ -60,7 +60,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         super::fold_expired(ctx.state);
     }
     let (entry, inserted) = ctx.state.keyspace.get_or_insert_with(key, now, || {
-        Entry::new(Value::Set(Box::new(Set::for_member(&args[2]))), lru_clock(now))
+        Entry::new(Value::Set(Set::for_member(&args[2])), lru_clock(now))
     });
     if !inserted {
         entry.touch(now);
@@ -368,7 +368,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     ctx.dirty(1);
     let max = max_intset(ctx);
     let (entry, _) = ctx.state.keyspace.get_or_insert_with(dst, now, || {
-        Entry::new(Value::Set(Box::new(Set::for_member(member))), lru_clock(now))
+        Entry::new(Value::Set(Set::for_member(member)), lru_clock(now))
     });
     if entry.value.as_set_mut()?.add(member, max) {
         ctx.dirty(1);
@@ -488,7 +488,7 @@ fn algebra_store(ctx: &mut Ctx, args: &[Bytes], op: Op, event: &str) -> CmdResul
             ctx.dirty(1);
         }
     } else {
-        let entry = Entry::new(Value::Set(Box::new(result)), lru_clock(now));
+        let entry = Entry::new(Value::Set(result), lru_clock(now));
         ctx.state.keyspace.set(dst, entry);
         ctx.signal_modified(dst);
         ctx.notify(notify::SET, event, dst);

@@ -220,7 +220,7 @@ fn write_zset<'a>(
 fn store_result(ctx: &mut Ctx, dst: &[u8], zs: ZSet, event: &str) {
     let n = zs.len();
     if n > 0 {
-        let entry = Entry::new(Value::ZSet(Box::new(zs)), lru_clock(ctx.now_ms));
+        let entry = Entry::new(Value::ZSet(zs), lru_clock(ctx.now_ms));
         ctx.state.keyspace.set(dst, entry);
         ctx.signal_modified(dst);
         ctx.notify(notify::ZSET, event, dst);
@@ -332,7 +332,7 @@ fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], flags: u8) -> CmdRes
             let (entry, _) = ctx
                 .state
                 .keyspace
-                .get_or_insert_with(key, now, || Entry::new(Value::ZSet(Box::default()), lru));
+                .get_or_insert_with(key, now, || Entry::new(Value::ZSet(ZSet::default()), lru));
             entry.value.as_zset_mut()?
         }
     };
@@ -341,8 +341,10 @@ fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], flags: u8) -> CmdRes
     for pair in pairs.chunks_exact(2) {
         let mut score = parse_score(&pair[0]).unwrap_or(0.0);
         let member = &pair[1][..];
-        let outcome = match zs.score(member) {
-            Some(_) if has(NX) => Outcome::Nop,
+        let mut outcome = Outcome::Nop;
+        let mut unchanged = false;
+        zs.upsert(member, zlimits, |cur| match cur {
+            Some(_) if has(NX) => Ok(None),
             Some(cur) => {
                 if has(INCR) {
                     score += cur;
@@ -351,26 +353,27 @@ fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[Bytes], flags: u8) -> CmdRes
                     }
                 }
                 if (has(LT) && score >= cur) || (has(GT) && score <= cur) {
-                    Outcome::Nop
-                } else {
-                    new_score = score;
-                    if score != cur {
-                        zs.set_score(member, cur, score);
-                        Outcome::Updated
-                    } else {
-                        processed += 1;
-                        continue;
-                    }
+                    return Ok(None);
                 }
-            }
-            None if has(XX) => Outcome::Nop,
-            None => {
-                let limits = if zs.is_listpack() { zlimits } else { Limits::NONE };
-                zs.insert(member, score, limits);
                 new_score = score;
-                Outcome::Added
+                if score != cur {
+                    outcome = Outcome::Updated;
+                } else {
+                    unchanged = true;
+                }
+                Ok(Some(score))
             }
-        };
+            None if has(XX) => Ok(None),
+            None => {
+                new_score = score;
+                outcome = Outcome::Added;
+                Ok(Some(score))
+            }
+        })?;
+        if unchanged {
+            processed += 1;
+            continue;
+        }
         match outcome {
             Outcome::Added => {
                 added += 1;

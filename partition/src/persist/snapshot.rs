@@ -182,7 +182,7 @@ fn write_payload<W: Write>(out: &mut Output<'_, W>, value: &Value) -> io::Result
         // table iterators: one allocation per key is what this function must not do.
         Value::Set(set) => {
             out.varint(set.len() as u64)?;
-            match &**set {
+            match set {
                 Set::Ints(ints) => ints.iter().try_for_each(|v| out.elem(Elem::Int(v))),
                 Set::Table(d) => d.iter().try_for_each(|(m, _)| out.string(m)),
             }
@@ -196,7 +196,7 @@ fn write_payload<W: Write>(out: &mut Output<'_, W>, value: &Value) -> io::Result
         }
         Value::Hash(hash) => {
             out.varint(hash.len() as u64)?;
-            match &**hash {
+            match hash {
                 // Fields and values alternate in the listpack, as the format wants them.
                 Hash::Listpack(lp) => lp.iter().try_for_each(|e| out.elem(e)),
                 Hash::Table(d) => d.iter().try_for_each(|(f, v)| {
@@ -428,7 +428,7 @@ impl Loader<'_> {
                 return Err(Fail::Bad("duplicate set member".into()));
             }
         }
-        Ok((!set.is_empty()).then(|| Value::Set(Box::new(set))))
+        Ok((!set.is_empty()).then(|| Value::Set(set)))
     }
 
     fn zset<R: Read>(&mut self, input: &mut Input<'_, R>) -> Result<Option<Value>, Fail> {
@@ -463,7 +463,7 @@ impl Loader<'_> {
                 zadd(&mut zset, &self.arena[from..to], score)?;
             }
         }
-        Ok((!zset.is_empty()).then(|| Value::ZSet(Box::new(zset))))
+        Ok((!zset.is_empty()).then(|| Value::ZSet(zset)))
     }
 
     fn hash<R: Read>(&mut self, input: &mut Input<'_, R>) -> Result<Option<Value>, Fail> {
@@ -482,7 +482,7 @@ impl Loader<'_> {
             }
         }
         hash.trim();
-        Ok((!hash.is_empty()).then(|| Value::Hash(Box::new(hash))))
+        Ok((!hash.is_empty()).then(|| Value::Hash(hash)))
     }
 }
 
@@ -705,13 +705,13 @@ mod tests {
         items.iter().for_each(|m| {
             s.add(m, max_intset);
         });
-        Value::Set(Box::new(s))
+        Value::Set(s)
     }
 
     fn zset_of(items: &[(&[u8], f64)], limits: zset::Limits) -> Value {
         let mut z = ZSet::new();
         items.iter().for_each(|&(m, s)| z.insert(m, s, limits));
-        Value::ZSet(Box::new(z))
+        Value::ZSet(z)
     }
 
     fn hash_of(items: &[(&[u8], &[u8])], limits: hash::Limits) -> Value {
@@ -719,7 +719,7 @@ mod tests {
         items.iter().for_each(|&(f, v)| {
             h.set(f, v, limits);
         });
-        Value::Hash(Box::new(h))
+        Value::Hash(h)
     }
 
     /// A keyspace with every type in every encoding, and some keys with deadlines.
@@ -1176,7 +1176,7 @@ mod tests {
                         (0..n).for_each(|_| {
                             s.add(&text(rand()), 16);
                         });
-                        Value::Set(Box::new(s))
+                        Value::Set(s)
                     }
                     3 => {
                         let mut z = ZSet::new();
@@ -1187,14 +1187,14 @@ mod tests {
                                 z.insert(&m, s, zset::Limits { entries: 16, value: 64 });
                             }
                         }
-                        Value::ZSet(Box::new(z))
+                        Value::ZSet(z)
                     }
                     _ => {
                         let mut h = Hash::new();
                         (0..n).for_each(|_| {
                             h.set(&text(rand()), &text(rand()), hash::Limits::default());
                         });
-                        Value::Hash(Box::new(h))
+                        Value::Hash(h)
                     }
                 };
                 put(&mut ks, &key, value);

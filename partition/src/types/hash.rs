@@ -7,7 +7,8 @@
 //! - `hashtable`: a [`Dict`] from field to value once either limit is passed. Conversion is one
 //!   way (Redis never converts back), so OBJECT ENCODING answers as redis-server does.
 //!
-//! The table lives inline in the enum (no second box): `Box<Hash>` stays one small allocation.
+//! A `Hash` is 16 bytes and lives unboxed in the keyspace value: the listpack is one pointer to
+//! an exactly sized buffer, and only the table is boxed.
 
 use super::listpack::{Elem, Listpack};
 use crate::dict::Dict;
@@ -30,7 +31,7 @@ impl Default for Limits {
 pub enum Hash {
     /// field, value, field, value …
     Listpack(Listpack),
-    Table(Dict<StrBuf>),
+    Table(Box<Dict<StrBuf>>),
 }
 
 impl Default for Hash {
@@ -48,7 +49,7 @@ impl Clone for Hash {
                 for (f, v) in d.iter() {
                     copy.insert(f, v.clone());
                 }
-                Hash::Table(copy)
+                Hash::Table(Box::new(copy))
             }
         }
     }
@@ -114,12 +115,12 @@ impl Hash {
                 let spilled: usize = d
                     .iter()
                     .map(|(f, v)| {
-                        let f = if f.len() > 24 { f.len() } else { 0 };
+                        let f = if f.len() > crate::dict::KEY_INLINE { f.len() } else { 0 };
                         let v = if v.spilled() { v.capacity() } else { 0 };
                         f + v
                     })
                     .sum();
-                d.overhead_bytes() + spilled
+                std::mem::size_of::<Dict<StrBuf>>() + d.overhead_bytes() + spilled
             }
         }
     }
@@ -167,8 +168,7 @@ impl Hash {
                     lp.replace(vpos, value);
                     return false;
                 }
-                lp.push_back(field);
-                lp.push_back(value);
+                lp.insert_pair(lp.bytes(), field, value);
                 if lp.len() / 2 > limits.max_entries {
                     self.convert();
                 }
@@ -176,11 +176,7 @@ impl Hash {
             }
             Hash::Table(d) => {
                 if let Some(v) = d.get_mut(field) {
-                    v.clear();
-                    v.extend_from_slice(value);
-                    if v.spilled() && v.capacity() > v.len() * 2 {
-                        v.shrink_to_fit();
-                    }
+                    *v = StrBuf::from_slice(value);
                     false
                 } else {
                     d.insert(field, StrBuf::from_slice(value));
@@ -222,7 +218,7 @@ impl Hash {
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
                 d.insert(f.bytes(&mut fbuf), StrBuf::from_slice(v.bytes(&mut vbuf)));
             }
-            *self = Hash::Table(d);
+            *self = Hash::Table(Box::new(d));
         }
     }
 
@@ -307,7 +303,7 @@ mod tests {
 
     #[test]
     fn stays_small() {
-        assert!(std::mem::size_of::<Hash>() <= 40);
+        assert!(std::mem::size_of::<Hash>() <= 16);
     }
 
     #[test]

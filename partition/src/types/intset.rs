@@ -7,12 +7,14 @@
 //! The width only grows: an insert that does not fit re-encodes everything once (an
 //! "upgrade"); removals never narrow it, as in Redis.
 
-/// Sorted distinct integers packed at one width. The buffer is kept at its exact size.
+/// Sorted distinct integers packed at one width, in one exactly sized buffer whose first byte
+/// is the width: one pointer and a length, so a small set lives inside the keyspace's value
+/// (no box around it). An empty, never-upgraded intset holds no allocation.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct IntSet {
-    data: Vec<u8>,
-    /// Bytes per element: 2, 4 or 8 (0 only while empty and never upgraded).
-    width: u8,
+    /// `[width][elements …]`, width in bytes per element: 2, 4 or 8 (no buffer at all while
+    /// empty and never upgraded).
+    buf: Box<[u8]>,
 }
 
 impl std::fmt::Debug for IntSet {
@@ -37,26 +39,37 @@ impl IntSet {
         Self::default()
     }
 
+    #[inline]
+    fn width(&self) -> u8 {
+        self.buf.first().copied().unwrap_or(0)
+    }
+
+    /// The packed elements (past the width byte).
+    #[inline]
+    fn data(&self) -> &[u8] {
+        self.buf.get(1..).unwrap_or_default()
+    }
+
     pub fn len(&self) -> usize {
-        match self.width {
+        match self.width() {
             0 => 0,
-            w => self.data.len() / w as usize,
+            w => self.data().len() / w as usize,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.data().is_empty()
     }
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.data.capacity()
+        self.buf.len()
     }
 
     /// The element at `index` (0-based, ascending order).
     pub fn get(&self, index: usize) -> i64 {
-        let w = self.width as usize;
-        let b = &self.data[index * w..index * w + w];
+        let w = self.width() as usize;
+        let b = &self.data()[index * w..index * w + w];
         match w {
             2 => i16::from_le_bytes([b[0], b[1]]) as i64,
             4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
@@ -64,15 +77,9 @@ impl IntSet {
         }
     }
 
-    fn put(&mut self, index: usize, v: i64) {
-        let w = self.width as usize;
-        let bytes = v.to_le_bytes();
-        self.data[index * w..index * w + w].copy_from_slice(&bytes[..w]);
-    }
-
     /// `Ok(index)` of `v`, or `Err(index)` where it would be inserted.
     pub fn search(&self, v: i64) -> Result<usize, usize> {
-        if width_of(v) > self.width {
+        if width_of(v) > self.width() {
             // Wider than every element: it sorts before all of them or after all of them.
             return Err(if v < 0 { 0 } else { self.len() });
         }
@@ -95,50 +102,48 @@ impl IntSet {
     /// Adds `v`; false if it was already present.
     pub fn insert(&mut self, v: i64) -> bool {
         let w = width_of(v);
-        if w > self.width {
+        if w > self.width() {
             self.upgrade(w);
         }
         let index = match self.search(v) {
             Ok(_) => return false,
             Err(i) => i,
         };
-        let w = self.width as usize;
+        let w = self.width() as usize;
         // Exact growth: a set of a few integers stays a few bytes (Redis reallocs the same way).
-        self.data.reserve_exact(w);
-        let at = index * w;
-        let old_len = self.data.len();
-        self.data.resize(old_len + w, 0);
-        self.data.copy_within(at..old_len, at + w);
-        self.put(index, v);
+        let mut data = std::mem::take(&mut self.buf).into_vec();
+        data.reserve_exact(w);
+        let at = 1 + index * w;
+        let old_len = data.len();
+        data.resize(old_len + w, 0);
+        data.copy_within(at..old_len, at + w);
+        data[at..at + w].copy_from_slice(&v.to_le_bytes()[..w]);
+        self.buf = data.into_boxed_slice();
         true
     }
 
     /// Re-encodes every element at width `w`.
     fn upgrade(&mut self, w: u8) {
-        let values: Vec<i64> = self.iter().collect();
-        self.width = w;
-        self.data = Vec::with_capacity(values.len() * w as usize + w as usize);
-        self.data.resize(values.len() * w as usize, 0);
-        for (i, v) in values.into_iter().enumerate() {
-            self.put(i, v);
+        let mut data = Vec::with_capacity(1 + (self.len() + 1) * w as usize);
+        data.push(w);
+        for v in self.iter() {
+            data.extend_from_slice(&v.to_le_bytes()[..w as usize]);
         }
+        self.buf = data.into_boxed_slice();
     }
 
     /// Removes `v`; false if it was absent.
     pub fn remove(&mut self, v: i64) -> bool {
         let Ok(index) = self.search(v) else { return false };
-        let w = self.width as usize;
-        self.data.drain(index * w..index * w + w);
-        if self.data.capacity() > self.data.len() + 64 {
-            self.data.shrink_to_fit();
-        }
+        let w = self.width() as usize;
+        let mut data = std::mem::take(&mut self.buf).into_vec();
+        data.drain(1 + index * w..1 + index * w + w);
+        self.buf = data.into_boxed_slice();
         true
     }
 
-    /// Gives back spare capacity.
-    pub fn shrink_to_fit(&mut self) {
-        self.data.shrink_to_fit();
-    }
+    /// Gives back spare capacity: a no-op, the buffer is always exactly as long as its data.
+    pub fn shrink_to_fit(&mut self) {}
 
     /// Removes and returns the element at `index`.
     pub fn remove_at(&mut self, index: usize) -> i64 {
@@ -164,12 +169,12 @@ mod tests {
         assert!(s.insert(5));
         assert!(!s.insert(5));
         assert!(s.insert(-3));
-        assert_eq!(s.heap_bytes(), 4);
+        assert_eq!(s.heap_bytes(), 5);
         assert!(s.insert(100_000));
-        assert_eq!(s.width, 4);
+        assert_eq!(s.width(), 4);
         assert!(s.insert(i64::MIN));
         assert!(s.insert(i64::MAX));
-        assert_eq!(s.width, 8);
+        assert_eq!(s.width(), 8);
         assert_eq!(s.iter().collect::<Vec<_>>(), vec![i64::MIN, -3, 5, 100_000, i64::MAX]);
         assert!(s.contains(100_000));
         assert!(!s.contains(6));

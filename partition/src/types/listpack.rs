@@ -91,12 +91,16 @@ impl<'a> Elem<'a> {
     }
 }
 
-/// A packed sequence of elements. Positions are byte offsets of entries, valid until the next
-/// modification.
+/// A packed sequence of elements. Positions are byte offsets of entries (from the first entry,
+/// header excluded), valid until the next modification.
+///
+/// One pointer and a length: the buffer is allocated at its exact size and starts with the
+/// entry count (LEB128, one byte below 128 entries), so a small hash or sorted set can live
+/// inside the keyspace's value (no box around it), as Redis keeps a listpack behind its
+/// 16-byte `robj`. An empty listpack holds no allocation at all.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Listpack {
-    buf: Vec<u8>,
-    count: u32,
+    buf: Box<[u8]>,
 }
 
 impl std::fmt::Debug for Listpack {
@@ -228,29 +232,103 @@ impl Listpack {
         Self::default()
     }
 
+    /// Length of the header and the entry count it holds.
+    #[inline]
+    fn header(&self) -> (usize, u32) {
+        let Some(&b) = self.buf.first() else { return (0, 0) };
+        if b < 0x80 {
+            return (1, b as u32);
+        }
+        let mut count = 0u32;
+        for (i, &b) in self.buf.iter().enumerate().take(5) {
+            count |= ((b & 0x7F) as u32) << (7 * i);
+            if b < 0x80 {
+                return (i + 1, count);
+            }
+        }
+        unreachable!("a header is at most 5 bytes")
+    }
+
+    /// The packed entries (the buffer past its header).
+    #[inline]
+    fn data(&self) -> &[u8] {
+        &self.buf[self.header().0..]
+    }
+
+    #[inline]
+    fn count(&self) -> u32 {
+        self.header().1
+    }
+
+    /// The buffer as a `Vec` with room for `additional` more bytes, and the length of its
+    /// header (one is created when empty), for a change that [`Listpack::close`] stores back.
+    fn open(&mut self, additional: usize) -> (Vec<u8>, usize) {
+        let hdr = self.header().0;
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        if v.is_empty() {
+            v.reserve_exact(1 + additional);
+            v.push(0);
+            return (v, 1);
+        }
+        // Exact growth, as Redis reallocates a listpack to its exact size: the allocator's
+        // size classes already round up, and doubling on top of that wasted up to half of
+        // every small hash, sorted set and list node. Reallocating within a size class
+        // happens in place, so this costs little.
+        v.reserve_exact(additional);
+        (v, hdr)
+    }
+
+    /// Stores back a buffer taken by [`Listpack::open`] (header `hdr` bytes long), now
+    /// holding `count` entries. The buffer shrinks to its length; an empty listpack frees it.
+    fn close(&mut self, mut v: Vec<u8>, hdr: usize, count: u32) {
+        debug_assert_eq!(count == 0, v.len() == hdr);
+        if count == 0 {
+            self.buf = Box::default();
+            return;
+        }
+        // The count as LEB128: one byte below 128 entries (every small hash and sorted set).
+        let mut new = [0u8; 5];
+        let mut n = 0;
+        let mut c = count;
+        loop {
+            new[n] = (c & 0x7F) as u8;
+            c >>= 7;
+            n += 1;
+            if c == 0 {
+                break;
+            }
+            new[n - 1] |= 0x80;
+        }
+        if n == hdr {
+            v[..n].copy_from_slice(&new[..n]);
+        } else {
+            // Crossing 128, 16384 … entries: rare, the entries move by a byte.
+            v.splice(..hdr, new[..n].iter().copied());
+        }
+        self.buf = v.into_boxed_slice();
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.count as usize
+        self.count() as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.buf.is_empty()
     }
 
     /// Size of the packed data in bytes (the `*-max-listpack-size` byte limit compares this).
     pub fn bytes(&self) -> usize {
-        self.buf.len()
+        self.data().len()
     }
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
     }
 
-    /// Gives back spare capacity (after building, or after deletions).
-    pub fn shrink_to_fit(&mut self) {
-        self.buf.shrink_to_fit();
-    }
+    /// Gives back spare capacity: a no-op, the buffer is always exactly as long as its data.
+    pub fn shrink_to_fit(&mut self) {}
 
     /// Position of the first entry.
     pub fn first(&self) -> Option<usize> {
@@ -259,13 +337,13 @@ impl Listpack {
 
     /// Position of the last entry.
     pub fn last(&self) -> Option<usize> {
-        self.prev(self.buf.len())
+        self.prev(self.bytes())
     }
 
     /// Position of the entry after the one at `pos`.
     pub fn next(&self, pos: usize) -> Option<usize> {
         let end = self.entry_end(pos);
-        (end < self.buf.len()).then_some(end)
+        (end < self.bytes()).then_some(end)
     }
 
     /// Position of the entry before `pos` (`pos` may be the end, `self.bytes()`).
@@ -273,11 +351,12 @@ impl Listpack {
         if pos == 0 {
             return None;
         }
+        let data = self.data();
         let mut p = pos - 1;
         let mut len = 0usize;
         let mut shift = 0;
         loop {
-            let b = self.buf[p];
+            let b = data[p];
             len |= ((b & 0x7F) as usize) << shift;
             shift += 7;
             if b & 0x80 == 0 {
@@ -290,7 +369,7 @@ impl Listpack {
 
     /// Header + payload length of the entry at `pos`.
     fn entry_size(&self, pos: usize) -> usize {
-        let b = &self.buf[pos..];
+        let b = &self.data()[pos..];
         match b[0] {
             0x00..=0x7F => 1,
             0x80..=0xBF => 1 + (b[0] & 0x3F) as usize,
@@ -312,7 +391,7 @@ impl Listpack {
 
     /// The element at `pos`.
     pub fn get(&self, pos: usize) -> Elem<'_> {
-        let b = &self.buf[pos..];
+        let b = &self.data()[pos..];
         let le = |n: usize| {
             let mut v = [0u8; 8];
             v[..n].copy_from_slice(&b[1..1 + n]);
@@ -361,7 +440,7 @@ impl Listpack {
 
     /// Elements front to back.
     pub fn iter(&self) -> Iter<'_> {
-        Iter { lp: self, front: 0, back: self.buf.len() }
+        Iter { lp: self, front: 0, back: self.bytes() }
     }
 
     /// (position, element) front to back.
@@ -378,15 +457,31 @@ impl Listpack {
     /// position of the new entry.
     pub fn insert(&mut self, pos: usize, value: &[u8]) -> usize {
         // Encoded at the end and rotated into place: no temporary buffer (LPUSH is hot).
-        let old_len = self.buf.len();
+        let count = self.count() + 1;
         let enc = Encoded::of(value);
         let size = enc.size();
-        self.reserve_exact(size + backlen_size(size));
-        enc.write(&mut self.buf);
-        let total = self.buf.len() - old_len;
-        self.buf[pos..].rotate_right(total);
-        self.count += 1;
+        let (mut v, hdr) = self.open(size + backlen_size(size));
+        let old_len = v.len();
+        enc.write(&mut v);
+        let total = v.len() - old_len;
+        v[hdr + pos..].rotate_right(total);
+        self.close(v, hdr, count);
         pos
+    }
+
+    /// Inserts `a` then `b` before the entry at `pos` (`pos == self.bytes()` appends), with
+    /// one reallocation: a hash field and its value, a sorted-set member and its score.
+    pub fn insert_pair(&mut self, pos: usize, a: &[u8], b: &[u8]) {
+        let count = self.count() + 2;
+        let (ea, eb) = (Encoded::of(a), Encoded::of(b));
+        let (sa, sb) = (ea.size(), eb.size());
+        let (mut v, hdr) = self.open(sa + backlen_size(sa) + sb + backlen_size(sb));
+        let old_len = v.len();
+        ea.write(&mut v);
+        eb.write(&mut v);
+        let total = v.len() - old_len;
+        v[hdr + pos..].rotate_right(total);
+        self.close(v, hdr, count);
     }
 
     /// Moves the entries from index `at` on into a new listpack (splitting a list node).
@@ -394,31 +489,33 @@ impl Listpack {
         let Some(pos) = self.seek(at as i64) else {
             return Listpack::new();
         };
-        let moved = self.count - at as u32;
-        self.count = at as u32;
-        Listpack { buf: self.buf.split_off(pos), count: moved }
+        let count = self.count();
+        let mut tail = Listpack::new();
+        let (mut t, thdr) = tail.open(self.bytes() - pos);
+        t.extend_from_slice(&self.data()[pos..]);
+        tail.close(t, thdr, count - at as u32);
+        let (mut v, hdr) = self.open(0);
+        v.truncate(hdr + pos);
+        self.close(v, hdr, at as u32);
+        tail
     }
 
     /// Moves every entry of `other` to the end of this listpack (merging list nodes).
     pub fn append(&mut self, other: &mut Listpack) {
-        self.buf.append(&mut other.buf);
-        self.count += std::mem::take(&mut other.count);
+        let count = self.count() + other.count();
+        let (mut v, hdr) = self.open(other.bytes());
+        v.extend_from_slice(other.data());
+        self.close(v, hdr, count);
+        *other = Listpack::new();
     }
 
     pub fn push_back(&mut self, value: &[u8]) {
+        let count = self.count() + 1;
         let enc = Encoded::of(value);
         let size = enc.size();
-        self.reserve_exact(size + backlen_size(size));
-        enc.write(&mut self.buf);
-        self.count += 1;
-    }
-
-    /// Grows the buffer by exactly `additional` bytes, as Redis reallocates a listpack to its
-    /// exact size: the allocator's size classes already round up, and doubling on top of that
-    /// wasted up to half of every small hash, sorted set and list node. Reallocating within a
-    /// size class happens in place, so this costs little.
-    fn reserve_exact(&mut self, additional: usize) {
-        self.buf.reserve_exact(additional);
+        let (mut v, hdr) = self.open(size + backlen_size(size));
+        enc.write(&mut v);
+        self.close(v, hdr, count);
     }
 
     pub fn push_front(&mut self, value: &[u8]) {
@@ -433,7 +530,10 @@ impl Listpack {
         let mut entry = Vec::with_capacity(size + backlen_size(size));
         enc.write(&mut entry);
         let new_end = pos + entry.len();
-        self.buf.splice(pos..end, entry);
+        let count = self.count();
+        let (mut v, hdr) = self.open(entry.len().saturating_sub(end - pos));
+        v.splice(hdr + pos..hdr + end, entry);
+        self.close(v, hdr, count);
         new_end
     }
 
@@ -442,13 +542,15 @@ impl Listpack {
     pub fn delete(&mut self, pos: usize, n: usize) -> Option<usize> {
         let mut end = pos;
         let mut deleted = 0;
-        while deleted < n && end < self.buf.len() {
+        while deleted < n && end < self.bytes() {
             end = self.entry_end(end);
             deleted += 1;
         }
-        self.buf.drain(pos..end);
-        self.count -= deleted as u32;
-        (pos < self.buf.len()).then_some(pos)
+        let count = self.count() - deleted as u32;
+        let (mut v, hdr) = self.open(0);
+        v.drain(hdr + pos..hdr + end);
+        self.close(v, hdr, count);
+        (pos < self.bytes()).then_some(pos)
     }
 
     /// Deletes the entries from index `start` on, `n` of them (LTRIM, LREM-style bulk cuts).
@@ -514,6 +616,28 @@ impl DoubleEndedIterator for Iter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_one_pointer_and_a_length() {
+        assert_eq!(std::mem::size_of::<Listpack>(), 16);
+        let mut lp = Listpack::new();
+        assert_eq!(lp.heap_bytes(), 0);
+        lp.push_back(b"abc");
+        // Count + entry (header, 3 bytes, backlen), nothing spare.
+        assert_eq!(lp.heap_bytes(), 1 + 5);
+        for i in 1..200 {
+            lp.push_back(b"x");
+            assert_eq!(lp.len(), i + 1);
+        }
+        // 200 entries: a two-byte count.
+        assert_eq!(lp.heap_bytes(), 2 + 5 + 199 * 3);
+        assert_eq!(lp.get(lp.first().unwrap()), Elem::Str(b"abc"));
+        lp.delete(0, 100);
+        assert_eq!((lp.len(), lp.heap_bytes()), (100, 1 + 100 * 3));
+        lp.delete(0, 99);
+        lp.delete(0, 1);
+        assert_eq!(lp.heap_bytes(), 0);
+    }
 
     fn texts(lp: &Listpack) -> Vec<Vec<u8>> {
         lp.iter().map(|e| e.to_vec()).collect()
@@ -591,6 +715,12 @@ mod tests {
             lp.push_back(v.as_bytes());
         }
         lp.push_front(b"start");
+        lp.insert_pair(lp.bytes(), b"x", b"-7");
+        lp.insert_pair(lp.seek(5).unwrap(), b"y", b"8");
+        assert_eq!(lp.len(), 9);
+        assert_eq!(texts(&lp)[4..], ["d", "y", "8", "x", "-7"].map(|s| s.as_bytes().to_vec()));
+        let pos = lp.seek(5).unwrap();
+        lp.delete(pos, 4);
         let pos = lp.seek(2).unwrap();
         lp.insert(pos, b"12345");
         assert_eq!(

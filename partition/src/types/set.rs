@@ -14,7 +14,7 @@ use crate::dict::Dict;
 
 pub enum Set {
     Ints(IntSet),
-    Table(Dict<()>),
+    Table(Box<Dict<()>>),
 }
 
 impl Default for Set {
@@ -32,7 +32,7 @@ impl Clone for Set {
                 for (m, _) in d.iter() {
                     copy.insert(m, ());
                 }
-                Set::Table(copy)
+                Set::Table(Box::new(copy))
             }
         }
     }
@@ -68,7 +68,7 @@ impl Set {
         if as_int(first).is_some() {
             Set::Ints(IntSet::new())
         } else {
-            Set::Table(Dict::new())
+            Set::Table(Box::default())
         }
     }
 
@@ -98,9 +98,11 @@ impl Set {
         match self {
             Set::Ints(s) => s.heap_bytes(),
             Set::Table(d) => {
-                let spilled: usize =
-                    d.iter().map(|(m, _)| if m.len() > 24 { m.len() } else { 0 }).sum();
-                d.overhead_bytes() + spilled
+                let spilled: usize = d
+                    .iter()
+                    .map(|(m, _)| if m.len() > crate::dict::KEY_INLINE { m.len() } else { 0 })
+                    .sum();
+                std::mem::size_of::<Dict<()>>() + d.overhead_bytes() + spilled
             }
         }
     }
@@ -159,7 +161,7 @@ impl Set {
             for v in s.iter() {
                 d.insert(buf.format(v).as_bytes(), ());
             }
-            *self = Set::Table(d);
+            *self = Set::Table(Box::new(d));
         }
     }
 
@@ -260,7 +262,7 @@ mod tests {
 
     #[test]
     fn stays_small() {
-        assert!(std::mem::size_of::<Set>() <= 40);
+        assert!(std::mem::size_of::<Set>() <= 16);
     }
 
     #[test]

@@ -3,11 +3,17 @@
 //!
 //! Every link carries a *span*, the number of level-0 steps it jumps, so rank ↔ node lookups
 //! are O(log n) like insertion and deletion (the structure of Redis's `zskiplist`, after Pugh).
-//! Nodes live in an arena indexed by `u32` instead of behind raw pointers: safe code, one
-//! allocation per node only for long members and tall towers. Index 0 is the header, which is
-//! never a link target, so 0 doubles as "no node".
+//! Nodes live in an arena indexed by `u32` instead of behind raw pointers: safe code, and one
+//! allocation per node (its member). Every node's tower of levels is contiguous in one array,
+//! `levels`, and a node's id is the index of its level 0 there, so a search step is one load
+//! from that array: the links, their spans and their targets' scores, whatever the node's
+//! height. (With each node's levels in a small vector, a step read the node and then, for
+//! the tall nodes that make up the upper levels, a second heap block: two cache misses per
+//! step, 44 % of ZADD's time.) The rest of a node (member, score, backward link) lives in a
+//! parallel array, touched only on score ties and at the end of a search. Index 0 is the
+//! header, which is never a link target, so 0 doubles as "no node".
 
-use smallvec::SmallVec;
+use crate::dict::Key;
 
 /// Tallest tower; with p = 1/4 that covers 2^64 elements.
 const MAX_LEVEL: usize = 32;
@@ -25,21 +31,25 @@ struct Level {
     score: f64,
 }
 
-#[derive(Clone, Debug)]
-struct Node {
-    member: Box<[u8]>,
+/// What a node holds besides its levels.
+#[derive(Clone, Debug, Default)]
+struct Meta {
+    /// Inline up to 22 bytes: a score tie compares members without another cache miss.
+    member: Key,
     score: f64,
     backward: u32,
-    /// Inline up to three levels (63 nodes in 64): a search step then touches one node,
-    /// as with Redis's flexible array, instead of chasing a second pointer.
-    levels: SmallVec<[Level; 3]>,
+    height: u8,
 }
 
 /// The skiplist. Node ids (`u32`) stay valid until that node is deleted.
 #[derive(Clone, Debug)]
 pub struct SkipList {
-    nodes: Vec<Node>,
-    free: Vec<u32>,
+    /// Node `x`'s level `i` is `levels[x + i]`, for `i < meta[x].height`.
+    levels: Vec<Level>,
+    /// Indexed like `levels`; only the slot of a node's id (its level 0) is used.
+    meta: Vec<Meta>,
+    /// Freed towers by height - 1, reused by nodes of the same height.
+    free: Vec<Vec<u32>>,
     tail: u32,
     len: u32,
     level: usize,
@@ -60,14 +70,11 @@ fn before(s: f64, m: &[u8], score: f64, member: &[u8]) -> bool {
 
 impl SkipList {
     pub fn new() -> Self {
-        let header = Node {
-            member: Box::default(),
-            score: 0.0,
-            backward: NIL,
-            levels: SmallVec::from_elem(Level { forward: NIL, span: 0, score: 0.0 }, MAX_LEVEL),
-        };
+        let mut meta = vec![Meta::default(); MAX_LEVEL];
+        meta[0].height = MAX_LEVEL as u8;
         SkipList {
-            nodes: vec![header],
+            levels: vec![Level { forward: NIL, span: 0, score: 0.0 }; MAX_LEVEL],
+            meta,
             free: Vec::new(),
             tail: NIL,
             len: 0,
@@ -86,28 +93,29 @@ impl SkipList {
 
     /// Approximate heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        let per_node: usize = self
-            .nodes
-            .iter()
-            .map(|n| n.member.len() + if n.levels.spilled() { n.levels.capacity() * 8 } else { 0 })
-            .sum();
-        self.nodes.capacity() * std::mem::size_of::<Node>() + self.free.capacity() * 4 + per_node
+        let members: usize =
+            self.meta.iter().filter(|m| m.member.spilled()).map(|m| m.member.len()).sum();
+        let free: usize = self.free.iter().map(|f| f.capacity() * 4).sum();
+        self.levels.capacity() * std::mem::size_of::<Level>()
+            + self.meta.capacity() * std::mem::size_of::<Meta>()
+            + free
+            + members
     }
 
     #[inline]
     fn fwd(&self, x: u32, i: usize) -> u32 {
-        self.nodes[x as usize].levels[i].forward
+        self.levels[x as usize + i].forward
     }
 
     #[inline]
     fn span(&self, x: u32, i: usize) -> u32 {
-        self.nodes[x as usize].levels[i].span
+        self.levels[x as usize + i].span
     }
 
     /// The member and score of node `id`.
     #[inline]
     pub fn get(&self, id: u32) -> (&[u8], f64) {
-        let n = &self.nodes[id as usize];
+        let n = &self.meta[id as usize];
         (&n.member, n.score)
     }
 
@@ -126,7 +134,7 @@ impl SkipList {
 
     #[inline]
     pub fn prev(&self, id: u32) -> Option<u32> {
-        Some(self.nodes[id as usize].backward).filter(|&x| x != NIL)
+        Some(self.meta[id as usize].backward).filter(|&x| x != NIL)
     }
 
     fn random_level(&mut self) -> usize {
@@ -145,17 +153,23 @@ impl SkipList {
         }
     }
 
-    fn alloc(&mut self, node: Node) -> u32 {
-        match self.free.pop() {
+    /// A new node of `height` levels (all unlinked); its id.
+    fn alloc(&mut self, height: usize, member: Key, score: f64) -> u32 {
+        let unlinked = Level { forward: NIL, span: 0, score: 0.0 };
+        let id = match self.free.get_mut(height - 1).and_then(Vec::pop) {
             Some(id) => {
-                self.nodes[id as usize] = node;
+                self.levels[id as usize..id as usize + height].fill(unlinked);
                 id
             }
             None => {
-                self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
+                let id = self.levels.len();
+                self.levels.resize(id + height, unlinked);
+                self.meta.resize_with(id + height, Meta::default);
+                id as u32
             }
-        }
+        };
+        self.meta[id as usize] = Meta { member, score, backward: NIL, height: height as u8 };
+        id
     }
 
     /// For each level, the last node before (`score`, `member`), and its rank.
@@ -166,10 +180,10 @@ impl SkipList {
         for i in (0..self.level).rev() {
             rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
             loop {
-                let l = self.nodes[x as usize].levels[i];
+                let l = self.levels[x as usize + i];
                 if l.forward == NIL
                     || l.score > score
-                    || (l.score == score && *self.nodes[l.forward as usize].member >= *member)
+                    || (l.score == score && *self.meta[l.forward as usize].member >= *member)
                 {
                     break;
                 }
@@ -183,78 +197,79 @@ impl SkipList {
 
     /// Inserts a member that is not present. Returns its node id.
     pub fn insert(&mut self, score: f64, member: &[u8]) -> u32 {
-        self.insert_boxed(score, member.into())
+        self.insert_boxed(score, Key::from_slice(member))
     }
 
-    fn insert_boxed(&mut self, score: f64, member: Box<[u8]>) -> u32 {
+    fn insert_boxed(&mut self, score: f64, member: Key) -> u32 {
         let (mut update, mut rank) = self.find_update(score, &member);
         let level = self.random_level();
         if level > self.level {
             for i in self.level..level {
                 rank[i] = 0;
                 update[i] = NIL;
-                self.nodes[0].levels[i].span = self.len;
+                self.levels[i].span = self.len;
             }
             self.level = level;
         }
-        let id = self.alloc(Node {
-            member,
-            score,
-            backward: NIL,
-            levels: SmallVec::from_elem(Level { forward: NIL, span: 0, score: 0.0 }, level),
-        });
+        let id = self.alloc(level, member, score);
         for i in 0..level {
             let u = update[i] as usize;
-            let ul = self.nodes[u].levels[i];
+            let ul = self.levels[u + i];
             let steps = rank[0] - rank[i];
-            self.nodes[id as usize].levels[i] =
+            self.levels[id as usize + i] =
                 Level { forward: ul.forward, span: ul.span - steps, score: ul.score };
-            self.nodes[u].levels[i] = Level { forward: id, span: steps + 1, score };
+            self.levels[u + i] = Level { forward: id, span: steps + 1, score };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
-            self.nodes[u as usize].levels[i].span += 1;
+            self.levels[u as usize + i].span += 1;
         }
-        self.nodes[id as usize].backward = update[0];
+        self.meta[id as usize].backward = update[0];
         match self.fwd(id, 0) {
             NIL => self.tail = id,
-            f => self.nodes[f as usize].backward = id,
+            f => self.meta[f as usize].backward = id,
         }
         self.len += 1;
         id
     }
 
     /// Unlinks node `x` given its predecessors and frees it; returns its member.
-    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) -> Box<[u8]> {
-        let xl = self.nodes[x as usize].levels.len();
+    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) -> Key {
+        let xl = self.meta[x as usize].height as usize;
         for (i, &u) in update.iter().enumerate().take(self.level) {
             if i < xl && self.fwd(u, i) == x {
-                let l = self.nodes[x as usize].levels[i];
-                let ul = &mut self.nodes[u as usize].levels[i];
+                let l = self.levels[x as usize + i];
+                let ul = &mut self.levels[u as usize + i];
                 ul.span = ul.span + l.span - 1;
                 ul.forward = l.forward;
                 ul.score = l.score;
             } else {
-                self.nodes[u as usize].levels[i].span -= 1;
+                self.levels[u as usize + i].span -= 1;
             }
         }
-        let back = self.nodes[x as usize].backward;
+        let back = self.meta[x as usize].backward;
         match self.fwd(x, 0) {
             NIL => self.tail = back,
-            f => self.nodes[f as usize].backward = back,
+            f => self.meta[f as usize].backward = back,
         }
         while self.level > 1 && self.fwd(NIL, self.level - 1) == NIL {
             self.level -= 1;
         }
         self.len -= 1;
-        let node = &mut self.nodes[x as usize];
-        node.levels = SmallVec::new();
+        let node = &mut self.meta[x as usize];
         let member = std::mem::take(&mut node.member);
+        let height = node.height as usize;
         if self.len == 0 {
             // Give the arena back once empty (it is never shrunk otherwise).
-            self.nodes.truncate(1);
+            self.levels.truncate(MAX_LEVEL);
+            self.levels.shrink_to_fit();
+            self.meta.truncate(MAX_LEVEL);
+            self.meta.shrink_to_fit();
             self.free = Vec::new();
         } else {
-            self.free.push(x);
+            if self.free.len() < height {
+                self.free.resize_with(height, Vec::new);
+            }
+            self.free[height - 1].push(x);
         }
         member
     }
@@ -264,8 +279,8 @@ impl SkipList {
         let (update, _) = self.find_update(score, member);
         let x = self.fwd(update[0], 0);
         if x == NIL
-            || self.nodes[x as usize].score != score
-            || *self.nodes[x as usize].member != *member
+            || self.meta[x as usize].score != score
+            || *self.meta[x as usize].member != *member
         {
             return false;
         }
@@ -278,22 +293,22 @@ impl SkipList {
     pub fn update_score(&mut self, score: f64, member: &[u8], new: f64) {
         let (update, _) = self.find_update(score, member);
         let x = self.fwd(update[0], 0);
-        debug_assert!(x != NIL && *self.nodes[x as usize].member == *member);
-        let back = self.nodes[x as usize].backward;
+        debug_assert!(x != NIL && *self.meta[x as usize].member == *member);
+        let back = self.meta[x as usize].backward;
         let next = self.fwd(x, 0);
         let fits_before = back == NIL || {
-            let b = &self.nodes[back as usize];
+            let b = &self.meta[back as usize];
             before(b.score, &b.member, new, member)
         };
         let fits_after = next == NIL || {
-            let n = &self.nodes[next as usize];
+            let n = &self.meta[next as usize];
             before(new, member, n.score, &n.member)
         };
         if fits_before && fits_after {
-            self.nodes[x as usize].score = new;
-            let xl = self.nodes[x as usize].levels.len();
+            self.meta[x as usize].score = new;
+            let xl = self.meta[x as usize].height as usize;
             for (i, &u) in update.iter().enumerate().take(xl) {
-                self.nodes[u as usize].levels[i].score = new;
+                self.levels[u as usize + i].score = new;
             }
             return;
         }
@@ -307,17 +322,17 @@ impl SkipList {
         let mut rank = 0usize;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.nodes[x as usize].levels[i];
+                let l = self.levels[x as usize + i];
                 if l.forward == NIL
                     || l.score > score
-                    || (l.score == score && *self.nodes[l.forward as usize].member > *member)
+                    || (l.score == score && *self.meta[l.forward as usize].member > *member)
                 {
                     break;
                 }
                 rank += l.span as usize;
                 x = l.forward;
             }
-            if x != NIL && *self.nodes[x as usize].member == *member {
+            if x != NIL && *self.meta[x as usize].member == *member {
                 return Some(rank);
             }
         }
@@ -358,7 +373,7 @@ impl SkipList {
                 if f == NIL {
                     break;
                 }
-                let n = &self.nodes[f as usize];
+                let n = &self.meta[f as usize];
                 if !holds(n.score, &n.member) {
                     break;
                 }
@@ -451,11 +466,10 @@ mod tests {
         // Every link's cached score is its target's score.
         let mut x = NIL;
         loop {
-            let node = &sl.nodes[x as usize];
-            let levels = if x == NIL { sl.level } else { node.levels.len() };
-            for l in &node.levels[..levels] {
+            let levels = if x == NIL { sl.level } else { sl.meta[x as usize].height as usize };
+            for l in &sl.levels[x as usize..x as usize + levels] {
                 if l.forward != NIL {
-                    assert_eq!(l.score, sl.nodes[l.forward as usize].score);
+                    assert_eq!(l.score, sl.meta[l.forward as usize].score);
                 }
             }
             match sl.next(x) {
@@ -463,6 +477,34 @@ mod tests {
                 None => break,
             }
         }
+    }
+
+    #[test]
+    fn freed_towers_are_reused() {
+        let mut sl = SkipList::new();
+        for i in 0..1000 {
+            sl.insert(i as f64, format!("m{i}").as_bytes());
+        }
+        let arena = sl.levels.len();
+        for round in 0..20_000u64 {
+            let i = round.wrapping_mul(2654435761) % 1000;
+            let m = format!("m{i}");
+            let score = sl.get(sl.by_rank(1).unwrap()).1 - 1.0;
+            let (_, old) = std::iter::successors(sl.first(), |&x| sl.next(x))
+                .map(|x| sl.get(x))
+                .find(|(member, _)| *member == m.as_bytes())
+                .unwrap();
+            sl.update_score(old, m.as_bytes(), score);
+        }
+        assert_eq!(sl.len(), 1000);
+        // Heights are random, so the pool of each height drifts a little; it does not grow
+        // with the number of moves.
+        assert!(
+            sl.levels.len() < arena * 2,
+            "{} slots for {} at the start",
+            sl.levels.len(),
+            arena
+        );
     }
 
     #[test]

@@ -152,8 +152,9 @@ impl Big {
         Big { dict: Dict::new(), list: SkipList::new() }
     }
 
+    /// Inserts a member that is not present.
     fn insert(&mut self, member: &[u8], score: f64) {
-        self.dict.insert(member, score);
+        self.dict.insert_absent(member, score);
         self.list.insert(score, member);
     }
 }
@@ -450,6 +451,56 @@ impl ZSet {
             Repr::Lp(lp) => lp_insert(lp, member, score),
             Repr::Sl(big) => big.insert(member, score),
         }
+    }
+
+    /// ZADD's step for one member, looking it up once (in the skiplist encoding the member
+    /// dict is a cache miss, and ZADD is hot). `decide` gets the current score (`None` when
+    /// absent) and returns the score to store, or `None` to leave the set as it is; storing
+    /// the current score again changes nothing. Inserting converts first when the listpack
+    /// would cross `limits`. Returns the score `decide` was given.
+    pub fn upsert<E>(
+        &mut self,
+        member: &[u8],
+        limits: Limits,
+        decide: impl FnOnce(Option<f64>) -> Result<Option<f64>, E>,
+    ) -> Result<Option<f64>, E> {
+        let cur = match &mut self.repr {
+            Repr::Lp(lp) => {
+                let pos = lp.find(lp.first(), member, 1);
+                let cur = pos.map(|p| lp_score(lp.get(lp.next(p).expect("a member has a score"))));
+                match (pos, cur, decide(cur)?) {
+                    (Some(p), Some(c), Some(new)) => {
+                        if new != c {
+                            lp.delete(p, 2);
+                            lp_insert(lp, member, new);
+                        }
+                        return Ok(cur);
+                    }
+                    (_, _, Some(new)) => (cur, new),
+                    (_, _, None) => return Ok(cur),
+                }
+            }
+            Repr::Sl(big) => {
+                let Big { dict, list } = &mut **big;
+                if let Some(s) = dict.get_mut(member) {
+                    let cur = *s;
+                    if let Some(new) = decide(Some(cur))? {
+                        if new != cur {
+                            *s = new;
+                            list.update_score(cur, member, new);
+                        }
+                    }
+                    return Ok(Some(cur));
+                }
+                if let Some(new) = decide(None)? {
+                    big.insert(member, new);
+                }
+                return Ok(None);
+            }
+        };
+        // Absent from the listpack: insert, converting when it would cross the limits.
+        self.insert(member, cur.1, limits);
+        Ok(cur.0)
     }
 
     /// Changes the score of a present member from `old` to `new`.
@@ -791,21 +842,24 @@ fn lp_insert(lp: &mut Listpack, member: &[u8], score: f64) {
         let sp = lp.next(p).expect("pairs");
         let s = lp_score(lp.get(sp));
         if s > score || (s == score && lp_member(lp.get(p), &mut buf) > member) {
-            let text = ScoreText::stored(score);
-            lp.insert(p, &text);
-            lp.insert(p, member);
+            lp.insert_pair(p, member, &ScoreText::stored(score));
             return;
         }
         pos = lp.next(sp);
     }
-    lp.push_back(member);
-    lp.push_back(&ScoreText::stored(score));
+    lp.insert_pair(lp.bytes(), member, &ScoreText::stored(score));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn stays_small() {
+        // Kept unboxed inside a keyspace value: a pointer and a length, no more.
+        assert!(std::mem::size_of::<ZSet>() <= 16);
+    }
 
     fn g(d: f64) -> String {
         String::from_utf8(ScoreText::g17(d).to_vec()).unwrap()
