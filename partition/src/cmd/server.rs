@@ -444,9 +444,10 @@ pub fn info_text(
         field!(out, "pubsub_channels", state.pubsub.channel_count(crate::pubsub::Kind::Channel));
         field!(out, "pubsub_patterns", state.pubsub.pattern_count());
         field!(out, "pubsubshard_channels", state.pubsub.channel_count(crate::pubsub::Kind::Shard));
+        let forks = server.persistence.fork_stats();
+        field!(out, "latest_fork_usec", forks.0);
+        field!(out, "total_forks", forks.1);
         for name in [
-            "latest_fork_usec",
-            "total_forks",
             "migrate_cached_sockets",
             "slave_expires_tracked_keys",
             "active_defrag_hits",

@@ -31,7 +31,7 @@ pub mod snapshot;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -145,6 +145,10 @@ pub struct Persistence {
     bgsave_failing: AtomicBool,
     /// The AOF is on with `appendfsync always`: replies wait for the disk.
     always: AtomicBool,
+    /// How long the last `fork()` held the command lock (µs), and how many there were (INFO
+    /// stats `latest_fork_usec`, `total_forks`): the pause clients see.
+    latest_fork_usec: AtomicU64,
+    total_forks: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -472,6 +476,11 @@ impl Persistence {
         }
     }
 
+    /// `latest_fork_usec` and `total_forks`.
+    pub fn fork_stats(&self) -> (u64, u64) {
+        (self.latest_fork_usec.load(Ordering::Relaxed), self.total_forks.load(Ordering::Relaxed))
+    }
+
     /// Forks a child that writes the snapshot of `state` to `path`.
     fn fork_snapshot(&self, server: &Server, state: &State, path: &Path) -> std::io::Result<i32> {
         let meta = snapshot_meta(server);
@@ -479,7 +488,11 @@ impl Persistence {
         // Opened before the fork so that the child does as little as possible.
         let file = File::create(&path)?;
         let keyspace = &state.keyspace;
-        fork::spawn(move || write_snapshot_to(keyspace, &meta, file).is_ok())
+        let started = Instant::now();
+        let pid = fork::spawn(move || write_snapshot_to(keyspace, &meta, file).is_ok())?;
+        self.latest_fork_usec.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.total_forks.fetch_add(1, Ordering::Relaxed);
+        Ok(pid)
     }
 
     /// Waits for the job's child on a blocking thread, then finishes the job.

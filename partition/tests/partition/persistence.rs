@@ -376,6 +376,9 @@ async fn save_and_bgsave_write_a_snapshot_that_loads() {
     let started: String = cmd(&mut con, &["BGSAVE"]).await.unwrap();
     assert_eq!(started, "Background saving started");
     must_see_info(&mut con, "rdb_saves", "2").await;
+    let stats: String = cmd(&mut con, &["INFO", "stats"]).await.unwrap();
+    assert!(stats.contains("total_forks:1\r\n"), "{stats}");
+    assert!(!stats.contains("latest_fork_usec:0\r\n"), "the fork's pause is measured");
     assert_eq!(info_field(&mut con, "rdb_last_bgsave_status").await, "ok");
     let after: i64 = cmd(&mut con, &["LASTSAVE"]).await.unwrap();
     assert!(after >= before);
