@@ -3,11 +3,15 @@
 //! set change, the cluster's layout — is taken once, by a quorum, and survives the loss of any
 //! config server.
 //!
-//! This crate uses openraft 0.9 with its storage-v2 traits; the sled-backed storage comes next.
+//! This crate uses openraft 0.9 with its storage-v2 traits: the Raft log and the state machine
+//! are two separate stores ([`store::LogStore`], [`store::StateMachineStore`]) over one sled
+//! database in the node's data directory.
 //!
 //! # Layout
 //! - [`map`]: the replicated state machine itself — [`map::ClusterMap`], the [`map::Command`]s
 //!   that change it and their validation rules. Pure logic, no I/O; the place to read first.
+//! - [`store`]: persistence for openraft — the log, vote, committed/purged log ids, the applied
+//!   map and snapshots, in sled trees. Checked by openraft's storage test suite.
 //! - [`error`]: this crate's error type.
 //! - this file: the Raft type configuration ([`TypeConfig`]) shared by all of the above.
 //!
@@ -16,6 +20,7 @@
 
 pub mod error;
 pub mod map;
+pub mod store;
 
 pub use error::{Error, Result};
 
