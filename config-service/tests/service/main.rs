@@ -1,0 +1,3 @@
+//! Integration tests of the config service, one binary for the crate.
+
+mod storage;
