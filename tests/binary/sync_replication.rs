@@ -112,8 +112,17 @@ fn a_write_waits_for_a_stopped_in_sync_replica() {
     assert!(pending.recv_timeout(Duration::from_millis(700)).is_err());
     let mut ctl = con(mport);
     let _: String = query(&mut ctl, &["RCLUSTER", "AUTH", "s"]);
-    let state: std::collections::HashMap<String, String> = query(&mut ctl, &["RCLUSTER", "STATE"]);
-    assert_eq!(state["lagging"], format!("127.0.0.1:{rport}"), "reported after isr-timeout-ms");
+    // Reported once isr-timeout-ms has passed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state: std::collections::HashMap<String, String> =
+            query(&mut ctl, &["RCLUSTER", "STATE"]);
+        if state["lagging"] == format!("127.0.0.1:{rport}") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the stopped replica was never reported: {state:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let _: String = query(&mut ctl, &["RCLUSTER", "ISR", "1", "-"]);
     assert_eq!(pending.recv_timeout(Duration::from_secs(10)).unwrap(), "OK");
     signal(&replica, "-CONT");

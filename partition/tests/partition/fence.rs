@@ -74,7 +74,7 @@ async fn without_a_valid_lease_a_master_refuses_reads_and_writes() {
     let _: () = cmd(&mut con, &["SET", "k", "v"]).await.unwrap();
     let ok: String = cmd(
         &mut ctl,
-        &["RCLUSTER", "ROLE", "MASTER", "1", "5", "LEASE", "300", "SLOTS", "0-16383"],
+        &["RCLUSTER", "ROLE", "MASTER", "1", "5", "LEASE", "1500", "SLOTS", "0-16383"],
     )
     .await
     .unwrap();
@@ -90,7 +90,8 @@ async fn without_a_valid_lease_a_master_refuses_reads_and_writes() {
     let pong: String = cmd(&mut con, &["PING"]).await.unwrap();
     assert_eq!(pong, "PONG");
     // A transaction queued before the lease ran out does not run after it.
-    let ok: String = cmd(&mut ctl, &["RCLUSTER", "LEASE", "5", "200"]).await.unwrap();
+    // Long enough for the transaction to be queued on a loaded machine.
+    let ok: String = cmd(&mut ctl, &["RCLUSTER", "LEASE", "5", "1500"]).await.unwrap();
     assert_eq!(ok, "OK");
     let mut s = srv.raw().await;
     must_send(&mut s, &["MULTI"], b"+OK\r\n").await;
