@@ -327,11 +327,12 @@ impl Persistence {
         };
         next.store(&aof.dir, &aof.prefix)?;
         let old = std::mem::replace(&mut aof.manifest, next);
-        for part in old.base.iter().chain(old.incrs.iter()) {
-            let _ = std::fs::remove_file(aof.dir.join(&part.name));
-        }
+        let replaced: Vec<PathBuf> =
+            old.base.iter().chain(old.incrs.iter()).map(|p| aof.dir.join(&p.name)).collect();
         aof.earlier_size = aof.current_size_on_disk_except_last()?;
         aof.base_size = aof.earlier_size;
+        drop(guard);
+        remove_replaced(replaced);
         Ok(())
     }
 
@@ -564,11 +565,12 @@ impl Persistence {
         let next = Manifest { base: Some(Part { name: base, seq }), incrs: keep };
         next.store(&aof.dir, &aof.prefix)?;
         let old = std::mem::replace(&mut aof.manifest, next);
-        for part in old.base.iter().chain(old.incrs.iter().filter(|p| p.seq < seq)) {
-            let _ = std::fs::remove_file(aof.dir.join(&part.name));
-        }
+        let replaced = old.base.iter().chain(old.incrs.iter().filter(|p| p.seq < seq));
+        let replaced: Vec<PathBuf> = replaced.map(|p| aof.dir.join(&p.name)).collect();
         aof.earlier_size = aof.current_size_on_disk_except_last()?;
         aof.base_size = aof.current_size();
+        drop(guard);
+        remove_replaced(replaced);
         Ok(())
     }
 
@@ -747,6 +749,16 @@ fn load_aof(
         m
     };
     Ok(manifest)
+}
+
+/// Deletes AOF files a new manifest no longer lists. Called after the `aof` lock is released:
+/// freeing a large file's blocks takes milliseconds, and INFO and the cron, which take that
+/// lock from the event loop, must not wait for it (the manifest already no longer names the
+/// files, so a crash meanwhile only leaves garbage, never a wrong load).
+fn remove_replaced(paths: Vec<PathBuf>) {
+    for path in paths {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// `save` points: (seconds, changes) pairs.
