@@ -21,11 +21,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use protocol::routing::SlotRange;
+use protocol::routing::LAST_SLOT;
 use protocol::SLOT_COUNT;
 use serde::{Deserialize, Serialize};
-
-/// The highest slot number.
-const LAST_SLOT: u16 = (SLOT_COUNT - 1) as u16;
 
 /// A partition server's id, assigned by the map when it registers.
 pub type NodeId = u64;
@@ -98,35 +97,6 @@ pub struct Spec {
     pub plan: Option<String>,
     /// How many proxies the plan asks for.
     pub proxies: u32,
-}
-
-/// An inclusive range of slots owned by one shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SlotRange {
-    pub start: u16,
-    pub end: u16,
-}
-
-impl SlotRange {
-    /// `n` ranges splitting all 16384 slots as evenly as possible, in order (the first
-    /// `16384 % n` ranges get one slot more). `n` must be in `1..=16384`.
-    pub fn split_even(n: usize) -> Vec<SlotRange> {
-        assert!((1..=SLOT_COUNT).contains(&n), "cannot split the slots into {n} ranges");
-        let (base, extra) = (SLOT_COUNT / n, SLOT_COUNT % n);
-        let mut start = 0usize;
-        (0..n)
-            .map(|i| {
-                let len = base + usize::from(i < extra);
-                let range = SlotRange { start: start as u16, end: (start + len - 1) as u16 };
-                start += len;
-                range
-            })
-            .collect()
-    }
-
-    fn len(&self) -> usize {
-        usize::from(self.end) - usize::from(self.start) + 1
-    }
 }
 
 /// Which shard owns each of the 16384 slots, kept as sorted, non-overlapping runs of
@@ -920,23 +890,6 @@ mod tests {
         );
         assert_eq!(must_reject(&mut map, Command::RemoveProxy { proxy: 0 }).code(), "not_found");
         assert_eq!(map.epoch, 0);
-    }
-
-    #[test]
-    fn split_even_covers_every_slot_once() {
-        for n in [1, 3, 8, 16, 16384] {
-            let ranges = SlotRange::split_even(n);
-            assert_eq!(ranges.len(), n);
-            assert_eq!(ranges[0].start, 0);
-            assert_eq!(ranges[n - 1].end, LAST_SLOT);
-            for pair in ranges.windows(2) {
-                assert_eq!(pair[0].end + 1, pair[1].start);
-            }
-            let (min, max) = ranges
-                .iter()
-                .fold((usize::MAX, 0), |(lo, hi), r| (lo.min(r.len()), hi.max(r.len())));
-            assert!(max - min <= 1, "n={n}: {min}..{max}");
-        }
     }
 
     #[test]

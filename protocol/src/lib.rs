@@ -11,15 +11,23 @@
 //! - [`slot`]: CRC16 (XMODEM) hash slots with Redis Cluster's `{hash tag}` rules.
 //! - [`number`]: parsing and formatting numbers exactly as Redis does.
 //! - [`command`]: the command table: arity, flags, key positions, and COMMAND INFO/DOCS data.
+//! - [`routing`]: the routing table (which master serves each slot), as the config service
+//!   hands it out and proxies load it.
+//! - [`heartbeat`]: what partition servers and proxies report to the config service, and its
+//!   answers (roles, leases).
+//! - [`error_body`]: the JSON error body of the config service's HTTP API.
 //! - [`error`]: protocol errors.
 
 pub mod codec;
 pub mod command;
 pub mod error;
+pub mod error_body;
 pub mod frame;
+pub mod heartbeat;
 pub mod number;
 pub mod reply;
 pub mod request;
+pub mod routing;
 pub mod slot;
 
 pub use codec::FrameCodec;

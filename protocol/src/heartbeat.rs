@@ -1,0 +1,155 @@
+//! Heartbeats: what partition servers and proxies tell the config leader every `heartbeat_ms`,
+//! and what it answers (DESIGN.md, "Roles, leases and failover").
+//!
+//! A partition server's heartbeat reports what is in force on it; the reply says what it must
+//! be. For a master the reply carries a **lease** of `lease_ms`, which the server counts from
+//! the instant it *sent* the heartbeat — never from when the reply arrived — so that the
+//! config leader, which counts its failover timeout from when it *received* the heartbeat, can
+//! only ever replace a master whose lease has run out.
+
+use serde::{Deserialize, Serialize};
+
+use crate::routing::{RoutingTable, SlotRange};
+
+/// Where partition servers send heartbeats.
+pub const PARTITION_PATH: &str = "/v1/heartbeat/partition";
+/// Where proxies send heartbeats.
+pub const PROXY_PATH: &str = "/v1/heartbeat/proxy";
+
+/// A partition server's report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionHeartbeat {
+    /// Its RESP address as the rest of the cluster reaches it (`host:port`): its identity. The
+    /// first heartbeat from a new address registers the server.
+    pub addr: String,
+    /// The role in force on the server.
+    pub role: ReportedRole,
+    /// Its replication offset: for a master the end of its write stream, for a replica how far
+    /// it has applied its master's stream.
+    pub offset: u64,
+    /// The replication id its offset belongs to (offsets of different histories do not
+    /// compare).
+    #[serde(default)]
+    pub replid: String,
+    #[serde(default)]
+    pub used_memory: u64,
+    #[serde(default)]
+    pub keys: u64,
+    /// A master's request for a new in-sync set (addresses), when the one in force no longer
+    /// fits: a replica that stopped acknowledging is left out, one that caught up is added
+    /// (and already waited for). `None`: no change wanted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_sync_request: Option<Vec<String>>,
+}
+
+/// The role in force on a partition server, as it reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum ReportedRole {
+    /// No control plane has given it a role yet.
+    Unassigned,
+    Master {
+        shard: u32,
+        shard_epoch: u64,
+    },
+    Replica {
+        shard: u32,
+        shard_epoch: u64,
+        /// The master it follows, `host:port`.
+        master: String,
+        /// Whether its link to that master is up and streaming.
+        link_up: bool,
+    },
+}
+
+/// The config leader's answer: what the server must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionHeartbeatReply {
+    /// The id the cluster map gave the server.
+    pub node: u64,
+    /// Its place in the cluster; `None` while it is registered but in no shard.
+    pub assignment: Option<Assignment>,
+    /// Where every slot is, for `-MOVED` replies.
+    pub routing: RoutingTable,
+}
+
+/// A partition server's place in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub shard: u32,
+    /// Instructions with a lower `shard_epoch` than the one in force are ignored.
+    pub shard_epoch: u64,
+    pub role: AssignedRole,
+    /// The slots the shard owns.
+    pub slots: Vec<SlotRange>,
+    /// `maxmemory` for the server, in bytes (0: no limit).
+    pub maxmemory: u64,
+}
+
+/// The role the config service assigns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum AssignedRole {
+    Master {
+        /// The lease, counted from when the heartbeat was sent.
+        lease_ms: u64,
+        /// The committed in-sync set (addresses of replicas).
+        in_sync: Vec<String>,
+    },
+    Replica {
+        /// The master to follow, `host:port`.
+        master: String,
+    },
+}
+
+/// A proxy's report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyHeartbeat {
+    /// Its client-facing address, `host:port`: its identity.
+    pub addr: String,
+    /// The routing epoch it holds.
+    pub epoch: u64,
+    #[serde(default)]
+    pub clients: u64,
+}
+
+/// The answer to a proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyHeartbeatReply {
+    /// The id the cluster map gave the proxy.
+    pub proxy: u64,
+    /// The current routing epoch: a proxy behind it refreshes its table.
+    pub epoch: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_tagged_in_json() {
+        let hb = PartitionHeartbeat {
+            addr: "h:7000".into(),
+            role: ReportedRole::Replica {
+                shard: 1,
+                shard_epoch: 2,
+                master: "m:7000".into(),
+                link_up: true,
+            },
+            offset: 9,
+            replid: String::new(),
+            used_memory: 0,
+            keys: 0,
+            in_sync_request: None,
+        };
+        let json = serde_json::to_value(&hb).unwrap();
+        assert_eq!(json["role"]["role"], "replica");
+        assert_eq!(json["role"]["master"], "m:7000");
+        assert!(json.get("in_sync_request").is_none());
+        let back: PartitionHeartbeat = serde_json::from_value(json).unwrap();
+        assert_eq!(back, hb);
+        let role: AssignedRole =
+            serde_json::from_str(r#"{"role":"master","lease_ms":1000,"in_sync":["r:1"]}"#).unwrap();
+        assert_eq!(role, AssignedRole::Master { lease_ms: 1000, in_sync: vec!["r:1".into()] });
+    }
+}
