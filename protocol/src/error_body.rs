@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// `{ "error": "…", "code": "…" }`, plus the field at fault (400) or the leader's address (a
 /// node that is not the leader answers 421 with it, so the client retries there).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// What went wrong, for a person.
     pub error: String,

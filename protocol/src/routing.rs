@@ -17,6 +17,7 @@ pub const LAST_SLOT: u16 = (SLOT_COUNT - 1) as u16;
 
 /// An inclusive range of slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlotRange {
     pub start: u16,
     pub end: u16,
@@ -74,6 +75,7 @@ impl std::fmt::Display for SlotRange {
 
 /// Which master serves which slots, at one `epoch`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoutingTable {
     /// The cluster map's epoch this table was taken at: a reader holding a newer one ignores
     /// this one.
@@ -83,6 +85,7 @@ pub struct RoutingTable {
 
 /// One shard as routing needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShardRoute {
     pub id: u32,
     /// +1 on every failover of the shard.
