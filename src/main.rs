@@ -21,6 +21,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run a config service node (the Raft-replicated cluster map and failover controller).
+    ConfigService(config_service::Config),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,6 +30,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Partition { args } => run_partition(args),
+        Command::ConfigService(config) => run_config_service(config),
     }
 }
 
@@ -53,6 +56,18 @@ fn run_partition(args: Vec<String>) -> anyhow::Result<()> {
             listeners.push(tokio::net::TcpListener::bind((addr, config.port)).await?);
         }
         partition::run(listeners, config, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })
+}
+
+fn run_config_service(config: config_service::Config) -> anyhow::Result<()> {
+    init_logging("info");
+    config.validate().map_err(anyhow::Error::msg)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&config.listen).await?;
+        config_service::run(listener, config, shutdown_signal()).await?;
         anyhow::Ok(())
     })
 }

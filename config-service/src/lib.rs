@@ -12,15 +12,37 @@
 //!   that change it and their validation rules. Pure logic, no I/O; the place to read first.
 //! - [`store`]: persistence for openraft — the log, vote, committed/purged log ids, the applied
 //!   map and snapshots, in sled trees. Checked by openraft's storage test suite.
+//! - [`node`]: one config server — the composition root ([`node::ConfigNode`]) and the entry
+//!   point [`run`]: storage, Raft, forming the group on a first start, the background loops.
+//! - [`config`]: the flags (`rcluster config-service …`) and the safety inequality between
+//!   lease and failover timeout.
+//! - [`network`]: the Raft transport, outbound (HTTP to the peers); [`http`]: every route
+//!   served, inbound Raft transport included.
+//! - [`health`]: what the leader observed from heartbeats (not replicated), and the fences that
+//!   keep a master being replaced from getting another lease.
+//! - [`leadership`]: "a quorum still followed this leader after instant T", before any lease.
+//! - [`controller`]: the leader-only policies (failure detector and failover, formation,
+//!   in-sync requests) and the loop that commits what they propose.
+//! - [`admin`]: the `admin-api` crate's [`admin_api::Admin`] trait over this server.
+//! - [`metrics`]: Prometheus counters and gauges.
 //! - [`error`]: this crate's error type.
 //! - this file: the Raft type configuration ([`TypeConfig`]) shared by all of the above.
-//!
-//! Still to come (issue 5): the HTTP API (Raft transport, routing long-poll, heartbeats, admin
-//! routes) and the leader-only controllers that propose commands.
 
+pub mod admin;
+pub mod config;
+pub mod controller;
 pub mod error;
+pub mod health;
+pub mod http;
+pub mod leadership;
 pub mod map;
+pub mod metrics;
+pub mod network;
+pub mod node;
 pub mod store;
+
+pub use config::Config;
+pub use node::{run, ConfigNode};
 
 pub use error::{Error, Result};
 

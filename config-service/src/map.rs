@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use protocol::routing::SlotRange;
-use protocol::routing::LAST_SLOT;
+use protocol::routing::{RoutingTable, ShardRoute, LAST_SLOT};
 use protocol::SLOT_COUNT;
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,11 @@ impl SlotTable {
     /// The runs in slot order.
     pub fn runs(&self) -> &[SlotRun] {
         &self.runs
+    }
+
+    /// The ranges `shard` owns, in slot order.
+    pub fn ranges_of(&self, shard: ShardId) -> Vec<SlotRange> {
+        self.runs.iter().filter(|run| run.shard == shard).map(|run| run.range).collect()
     }
 
     /// How many slots have an owner.
@@ -302,6 +307,33 @@ impl ClusterMap {
         let shard = self.slots.shard_of(slot)?;
         let master = self.shards.get(&shard)?.master;
         Some((shard, self.nodes.get(&master)?))
+    }
+
+    /// The routing table at this map's epoch: every shard's master, replicas and slots.
+    pub fn routing_table(&self) -> RoutingTable {
+        let addr = |id: &NodeId| self.nodes.get(id).map_or_else(String::new, |n| n.addr.clone());
+        let shards = self
+            .shards
+            .iter()
+            .map(|(&id, shard)| ShardRoute {
+                id,
+                shard_epoch: shard.shard_epoch,
+                master: addr(&shard.master),
+                replicas: shard.replicas.iter().map(addr).collect(),
+                slots: self.slots.ranges_of(id),
+            })
+            .collect();
+        RoutingTable { epoch: self.epoch, shards }
+    }
+
+    /// The node registered with RESP address `addr`.
+    pub fn node_by_addr(&self, addr: &str) -> Option<NodeId> {
+        self.nodes.iter().find(|(_, n)| n.addr == addr).map(|(&id, _)| id)
+    }
+
+    /// The addresses of `ids` (unknown ids are skipped).
+    pub fn addrs<'a>(&self, ids: impl IntoIterator<Item = &'a NodeId>) -> Vec<String> {
+        ids.into_iter().filter_map(|id| self.nodes.get(id)).map(|n| n.addr.clone()).collect()
     }
 
     fn register_node(&mut self, addr: String) -> Applied {
@@ -636,6 +668,14 @@ mod tests {
         let (shard, master) = map.route(16383).unwrap();
         assert_eq!((shard, master.addr.as_str()), (2, "10.0.0.4:7000"));
         assert_eq!(map.spec, Some(Spec { plan: None, proxies: 2 }));
+        let table = map.routing_table();
+        table.validate().unwrap();
+        assert_eq!(table.epoch, 1);
+        assert_eq!(table.assigned_slots(), SLOT_COUNT);
+        assert_eq!(table.shards[1].master, "10.0.0.2:7000");
+        assert_eq!(table.shards[1].replicas, vec!["10.0.0.3:7000".to_string()]);
+        assert_eq!(table.shard_for_slot(16383).unwrap().id, 2);
+        assert_eq!(map.node_by_addr("10.0.0.3:7000"), Some(ids[3]));
     }
 
     #[test]
