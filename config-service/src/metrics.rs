@@ -17,6 +17,8 @@ pub struct Metrics {
     pub is_leader: Gauge,
     pub term: Gauge,
     pub last_applied: Gauge,
+    pub snapshot_index: Gauge,
+    pub purged_index: Gauge,
     pub epoch: Gauge,
     pub shards: Gauge,
     pub nodes: Gauge,
@@ -35,10 +37,13 @@ impl Default for Metrics {
             is_leader: Gauge::default(),
             term: Gauge::default(),
             last_applied: Gauge::default(),
+            snapshot_index: Gauge::default(),
+            purged_index: Gauge::default(),
             epoch: Gauge::default(),
             shards: Gauge::default(),
             nodes: Gauge::default(),
             nodes_healthy: Gauge::default(),
+            // Replaced below by the registry the metrics are registered in.
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -66,6 +71,8 @@ impl Default for Metrics {
             "The index of the last applied log entry",
             m.last_applied.clone(),
         );
+        r.register("raft_snapshot_index", "The last log index in this server's snapshot", m.snapshot_index.clone());
+        r.register("raft_purged_index", "The last log index purged from this server's log", m.purged_index.clone());
         r.register("cluster_epoch", "The cluster map's epoch", m.epoch.clone());
         r.register("shards", "Shards in the cluster map", m.shards.clone());
         r.register("nodes", "Partition servers in the cluster map", m.nodes.clone());

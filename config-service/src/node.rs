@@ -51,7 +51,10 @@ impl ConfigNode {
         std::fs::create_dir_all(&config.dir)?;
         let (log, state_machine) = store::open(&config.dir)?;
         let map = state_machine.subscribe();
+        // No proxy: the cluster's HTTP is on a private network, and an operator's HTTP_PROXY
+        // must not capture it.
         let http = reqwest::Client::builder()
+            .no_proxy()
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()

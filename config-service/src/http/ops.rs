@@ -48,6 +48,8 @@ async fn metrics(State(node): State<Arc<ConfigNode>>) -> impl IntoResponse {
     metrics.is_leader.set(i64::from(node.is_leader()));
     metrics.term.set(m.current_term as i64);
     metrics.last_applied.set(m.last_applied.map_or(-1, |id| id.index as i64));
+    metrics.snapshot_index.set(m.snapshot.map_or(-1, |id| id.index as i64));
+    metrics.purged_index.set(m.purged.map_or(-1, |id| id.index as i64));
     let map = node.map();
     metrics.epoch.set(map.epoch as i64);
     metrics.shards.set(map.shards.len() as i64);
