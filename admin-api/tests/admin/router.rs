@@ -50,6 +50,8 @@ async fn writes() {
     // All of a failover's fields have defaults: no body at all is fine.
     let (status, _) = must_call(&app, "POST", "/v1/shards/0/failover", None).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, _) = must_call(&app, "POST", "/v1/shards/0/failover", Some("null")).await;
+    assert_eq!(status, StatusCode::OK);
 
     let members = json!({"add": [{"id": 4, "addr": "127.0.0.1:9004"}], "remove": [3]});
     let (status, body) =
@@ -60,11 +62,12 @@ async fn writes() {
     assert_eq!(ids, [1, 2, 4]);
 
     let calls = fake.calls();
-    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(calls.len(), 5, "{calls:?}");
     assert!(calls[0].starts_with("create_cluster") && calls[0].contains("32GB"), "{calls:?}");
     assert_eq!(calls[1], "failover 1 FailoverRequest { to: Some(4), force: true }");
     assert_eq!(calls[2], "failover 0 FailoverRequest { to: None, force: false }");
-    assert!(calls[3].starts_with("change_members"), "{calls:?}");
+    assert_eq!(calls[3], calls[2]);
+    assert!(calls[4].starts_with("change_members"), "{calls:?}");
 }
 
 /// Requests the router must refuse with a 400 before the implementation sees them.
