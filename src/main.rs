@@ -21,6 +21,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Operate a cluster through the config service's admin API.
+    Admin(admin_api::cli::AdminArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,6 +30,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Partition { args } => run_partition(args),
+        Command::Admin(args) => run_admin(args),
     }
 }
 
@@ -55,6 +58,15 @@ fn run_partition(args: Vec<String>) -> anyhow::Result<()> {
         partition::run(listeners, config, shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+fn run_admin(args: admin_api::cli::AdminArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if let Err(err) = runtime.block_on(admin_api::cli::run(args)) {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// Descriptors kept for everything but clients (listeners, logs, data files), as Redis's
