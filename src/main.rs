@@ -23,6 +23,8 @@ enum Command {
     },
     /// Run a config service node (the Raft-replicated cluster map and failover controller).
     ConfigService(config_service::Config),
+    /// Operate a cluster through the config service's admin API.
+    Admin(admin_api::cli::AdminArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,6 +33,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Partition { args } => run_partition(args),
         Command::ConfigService(config) => run_config_service(config),
+        Command::Admin(args) => run_admin(args),
     }
 }
 
@@ -70,6 +73,15 @@ fn run_config_service(config: config_service::Config) -> anyhow::Result<()> {
         config_service::run(listener, config, shutdown_signal()).await?;
         anyhow::Ok(())
     })
+}
+
+fn run_admin(args: admin_api::cli::AdminArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if let Err(err) = runtime.block_on(admin_api::cli::run(args)) {
+        eprintln!("error: {err}");
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// Descriptors kept for everything but clients (listeners, logs, data files), as Redis's

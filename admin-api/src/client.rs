@@ -234,16 +234,17 @@ fn unreachable(tried: Vec<String>, last: String) -> ClientError {
     ClientError::Unreachable { tried, last }
 }
 
-/// reqwest's top-level message ("error sending request") hides the cause; the chain has it.
+/// reqwest's messages wrap the cause in layers ("error sending request for url (…): client
+/// error (Connect): tcp connect error: …"); the innermost one is what an operator needs.
 fn describe(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+    if err.is_timeout() {
+        return "timed out".to_string();
     }
-    text
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
 }
 
 /// `host:port` or `http://host:port/` as a base URL without a trailing slash.

@@ -11,10 +11,10 @@
 //! - [`error`]: [`ApiError`] (status + the shared `protocol::error_body::ErrorBody`, the one
 //!   place statuses and codes are mapped), [`ClientError`], [`CliError`].
 //! - this file: the [`Admin`] trait and the route paths ([`paths`]).
-//! - [`router`]: [`router()`], the axum routes over an `Admin`; validates before calling it.
+//! - [`mod@router`]: [`router()`], the axum routes over an `Admin`; validates before calling it.
 //! - [`extract`]: JSON body and path extractors that reject with our JSON error, naming the
 //!   field.
-//! - [`openapi`]: [`openapi()`], the OpenAPI 3 document of the whole config-service API,
+//! - [`mod@openapi`]: [`openapi()`], the OpenAPI 3 document of the whole config-service API,
 //!   generated from the handlers (and stand-ins for the routes the service serves itself).
 //! - [`client`]: [`AdminClient`], a reqwest client that tries endpoints in turn and follows
 //!   `not_leader` answers to the leader.

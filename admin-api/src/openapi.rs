@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document of the config service's HTTP API, generated from the code: the
-//! admin routes from their handlers in [`crate::router`], the config service's other routes
+//! admin routes from their handlers in [`mod@crate::router`], the config service's other routes
 //! (routing long-poll, heartbeats, health, metrics) from the stand-in functions below — they
 //! are served by `config-service`, but an operator reads one document for the whole API.
 
@@ -78,7 +78,7 @@ fn routing() {}
     request_body(content = Object, description = "protocol::heartbeat::PartitionHeartbeat"),
     responses(
         (status = 200, description = "protocol::heartbeat::PartitionHeartbeatReply", body = Object),
-        (status = 400, body = ErrorBody),
+        (status = 400, description = "A malformed heartbeat", body = ErrorBody),
         (status = 421, description = "Not the leader; `leader` is where to send it", body = ErrorBody),
         (status = 503, description = "No quorum", body = ErrorBody),
     ))]
@@ -91,7 +91,7 @@ fn partition_heartbeat() {}
     request_body(content = Object, description = "protocol::heartbeat::ProxyHeartbeat"),
     responses(
         (status = 200, description = "protocol::heartbeat::ProxyHeartbeatReply", body = Object),
-        (status = 400, body = ErrorBody),
+        (status = 400, description = "A malformed heartbeat", body = ErrorBody),
         (status = 421, description = "Not the leader; `leader` is where to send it", body = ErrorBody),
         (status = 503, description = "No quorum", body = ErrorBody),
     ))]

@@ -104,7 +104,7 @@ pub(crate) async fn get_shards<A: Admin>(
 /// service then picks the best in-sync replica.
 #[utoipa::path(post, path = "/v1/shards/{id}/failover", tag = ADMIN,
     params(("id" = u32, Path, description = "The shard id")),
-    request_body = FailoverRequest,
+    request_body(content = Option<FailoverRequest>, description = "May be empty or `null`: every field has a default"),
     responses(
         (status = 200, body = FailoverResponse),
         (status = 400, description = "Invalid request (e.g. `to` is not a replica of the shard)", body = ErrorBody),
@@ -116,9 +116,9 @@ pub(crate) async fn get_shards<A: Admin>(
 pub(crate) async fn failover<A: Admin>(
     State(admin): State<Arc<A>>,
     ApiPath(ShardPath { id }): ApiPath<ShardPath>,
-    ApiJson(req): ApiJson<FailoverRequest>,
+    ApiJson(req): ApiJson<Option<FailoverRequest>>,
 ) -> Result<Json<FailoverResponse>, ApiError> {
-    admin.failover(id, req).await.map(Json)
+    admin.failover(id, req.unwrap_or_default()).await.map(Json)
 }
 
 /// The config service's Raft group as the answering node sees it.
