@@ -71,8 +71,16 @@ impl Default for Metrics {
             "The index of the last applied log entry",
             m.last_applied.clone(),
         );
-        r.register("raft_snapshot_index", "The last log index in this server's snapshot", m.snapshot_index.clone());
-        r.register("raft_purged_index", "The last log index purged from this server's log", m.purged_index.clone());
+        r.register(
+            "raft_snapshot_index",
+            "The last log index in this server's snapshot",
+            m.snapshot_index.clone(),
+        );
+        r.register(
+            "raft_purged_index",
+            "The last log index purged from this server's log",
+            m.purged_index.clone(),
+        );
         r.register("cluster_epoch", "The cluster map's epoch", m.epoch.clone());
         r.register("shards", "Shards in the cluster map", m.shards.clone());
         r.register("nodes", "Partition servers in the cluster map", m.nodes.clone());

@@ -17,7 +17,12 @@ async fn a_silent_master_is_replaced_by_its_in_sync_replica_and_rejoins_as_a_rep
     let (old, new) = (fake_at(&fakes, &shard0.master), fake_at(&fakes, &shard0.replicas[0]));
 
     // A long-poll waiting for the next epoch, started before the failure.
-    let poll_url = format!("{}{}?after={}&wait_ms=10000", group.urls()[1], protocol::routing::PATH, before.epoch);
+    let poll_url = format!(
+        "{}{}?after={}&wait_ms=10000",
+        group.urls()[1],
+        protocol::routing::PATH,
+        before.epoch
+    );
     let poll = tokio::spawn(async move { get_json::<RoutingTable>(&poll_url).await });
 
     let silenced = Instant::now();
@@ -128,9 +133,14 @@ async fn without_an_in_sync_replica_the_shard_waits_and_an_operator_may_force() 
     assert_eq!(t.shards[0].master, shard0.master);
     assert_eq!(group.admin().cluster().await.unwrap().state, ClusterState::Unavailable);
 
-    let refused = group.admin().failover(0, &FailoverRequest { to: None, force: false }).await.unwrap_err();
+    let refused =
+        group.admin().failover(0, &FailoverRequest { to: None, force: false }).await.unwrap_err();
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(409), "{refused}");
-    let forced = group.admin().failover(0, &FailoverRequest { to: None, force: true }).await.expect("forced");
+    let forced = group
+        .admin()
+        .failover(0, &FailoverRequest { to: None, force: true })
+        .await
+        .expect("forced");
     assert!(forced.lossy);
     assert_eq!(Some(forced.new_master), fakes[replica].snapshot().node);
     assert_eq!(routing(&group).await.shards[0].master, shard0.replicas[0]);

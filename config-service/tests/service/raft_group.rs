@@ -20,7 +20,8 @@ async fn must_register(group: &TestGroup, leader: usize, first_port: u16, n: u16
 }
 
 async fn node_addrs(group: &TestGroup) -> Vec<String> {
-    let mut addrs: Vec<String> = group.admin().nodes().await.unwrap().into_iter().map(|n| n.addr).collect();
+    let mut addrs: Vec<String> =
+        group.admin().nodes().await.unwrap().into_iter().map(|n| n.addr).collect();
     addrs.sort();
     addrs
 }
@@ -69,7 +70,9 @@ async fn restarting_every_server_recovers_the_map() {
         .await
         .expect("create the cluster");
     let table: RoutingTable =
-        get_json(&format!("{}{}", group.nodes[leader].url(), protocol::routing::PATH)).await.unwrap();
+        get_json(&format!("{}{}", group.nodes[leader].url(), protocol::routing::PATH))
+            .await
+            .unwrap();
     assert_eq!(table.epoch, created.epoch);
     assert_eq!(table.shards.len(), 2);
 
@@ -82,10 +85,11 @@ async fn restarting_every_server_recovers_the_map() {
     let leader = group.must_agree_on_leader(Duration::from_secs(15)).await;
     for node in &group.nodes {
         let url = format!("{}{}", node.url(), protocol::routing::PATH);
-        let got = wait_for("the routing table after the restart", Duration::from_secs(10), || async {
-            get_json::<RoutingTable>(&url).await.ok()
-        })
-        .await;
+        let got =
+            wait_for("the routing table after the restart", Duration::from_secs(10), || async {
+                get_json::<RoutingTable>(&url).await.ok()
+            })
+            .await;
         assert_eq!(got, table, "node {} recovered a different map", node.id);
     }
     assert_eq!(node_addrs(&group).await.len(), 4);
@@ -122,11 +126,13 @@ async fn members_are_added_and_removed_through_the_api() {
     must_register(&group, leader, 7200, 1).await;
     let url = format!("{}{}", group.nodes[3].url(), "/v1/routing");
     let _: RoutingTable = get_json(&url).await.expect("the new member answers");
-    let nodes = wait_for("the new member to see every registration", Duration::from_secs(10), || async {
-        let raft: admin_api::types::RaftView = get_json(&format!("{}/v1/raft", group.nodes[3].url())).await.ok()?;
-        (raft.last_applied >= Some(3)).then_some(raft)
-    })
-    .await;
+    let nodes =
+        wait_for("the new member to see every registration", Duration::from_secs(10), || async {
+            let raft: admin_api::types::RaftView =
+                get_json(&format!("{}/v1/raft", group.nodes[3].url())).await.ok()?;
+            (raft.last_applied >= Some(3)).then_some(raft)
+        })
+        .await;
     assert!(nodes.members.iter().any(|m| m.id == 4 && m.voter));
     assert_eq!(node_addrs(&group).await.len(), 3);
 }

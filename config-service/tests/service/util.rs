@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use config_service::Config;
 use protocol::error_body::ErrorBody;
-use protocol::heartbeat::{AssignedRole, PartitionHeartbeat, PartitionHeartbeatReply, ReportedRole};
+use protocol::heartbeat::{
+    AssignedRole, PartitionHeartbeat, PartitionHeartbeatReply, ReportedRole,
+};
 use serde::de::DeserializeOwned;
 use tempfile::TempDir;
 
@@ -47,7 +49,9 @@ impl TestNode {
                     _ = stopped => {}
                 }
             });
-            runtime.shutdown_background();
+            // Drops every task (Raft's, the server's) and waits for them to go, so that the
+            // database's lock is released before a restart opens it again.
+            runtime.shutdown_timeout(Duration::from_secs(5));
         });
         TestNode { id: config.id, addr, config, running: Some((thread, stop)) }
     }
@@ -60,7 +64,7 @@ impl TestNode {
     pub fn kill(&mut self) {
         if let Some((thread, stop)) = self.running.take() {
             let _ = stop.send(());
-            thread.join().unwrap();
+            thread.join().expect("the config server's thread panicked");
         }
     }
 
@@ -88,7 +92,11 @@ impl TestNode {
 
 impl Drop for TestNode {
     fn drop(&mut self) {
-        self.kill();
+        // Not `kill`: a panic while the test is already failing would abort the run.
+        if let Some((thread, stop)) = self.running.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
     }
 }
 
@@ -108,7 +116,8 @@ pub fn base_config(id: u64, addr: &str, peers: Vec<(u64, String)>, dir: PathBuf)
 /// Starts `n` config servers forming one group; `edit` adjusts each one's config.
 pub fn start_group(n: usize, edit: impl Fn(&mut Config)) -> TestGroup {
     let dir = tempfile::tempdir().unwrap();
-    let listeners: Vec<StdListener> = (0..n).map(|_| StdListener::bind("127.0.0.1:0").unwrap()).collect();
+    let listeners: Vec<StdListener> =
+        (0..n).map(|_| StdListener::bind("127.0.0.1:0").unwrap()).collect();
     let peers: Vec<(u64, String)> = listeners
         .iter()
         .enumerate()
@@ -120,7 +129,8 @@ pub fn start_group(n: usize, edit: impl Fn(&mut Config)) -> TestGroup {
         .map(|(i, listener)| {
             let id = i as u64 + 1;
             let addr = listener.local_addr().unwrap().to_string();
-            let mut config = base_config(id, &addr, peers.clone(), dir.path().join(format!("c{id}")));
+            let mut config =
+                base_config(id, &addr, peers.clone(), dir.path().join(format!("c{id}")));
             edit(&mut config);
             TestNode::start(config, listener)
         })
@@ -132,7 +142,8 @@ pub fn start_group(n: usize, edit: impl Fn(&mut Config)) -> TestGroup {
 pub fn start_joining(group: &TestGroup, id: u64) -> TestNode {
     let listener = StdListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let mut config = base_config(id, &addr, vec![(id, addr.clone())], group.dir.path().join(format!("c{id}")));
+    let mut config =
+        base_config(id, &addr, vec![(id, addr.clone())], group.dir.path().join(format!("c{id}")));
     config.join = true;
     TestNode::start(config, listener)
 }
@@ -153,12 +164,15 @@ impl TestGroup {
         loop {
             let mut leaders = Vec::new();
             for node in self.nodes.iter().filter(|n| n.is_running()) {
-                let health: Option<serde_json::Value> = get_json(&format!("{}/healthz", node.url())).await.ok();
+                let health: Option<serde_json::Value> =
+                    get_json(&format!("{}/healthz", node.url())).await.ok();
                 leaders.push(health.and_then(|h| h["leader"].as_str().map(str::to_string)));
             }
             if let Some(Some(leader)) = leaders.first() {
                 if leaders.iter().all(|l| l.as_deref() == Some(leader)) {
-                    if let Some(i) = self.nodes.iter().position(|n| &n.addr == leader && n.is_running()) {
+                    if let Some(i) =
+                        self.nodes.iter().position(|n| &n.addr == leader && n.is_running())
+                    {
                         return i;
                     }
                 }
@@ -185,7 +199,10 @@ pub async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, (u16, String)
 }
 
 /// POSTs JSON to `url`; an error status is `Err((status, body))`.
-pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, (u16, String)> {
+pub async fn post_json<B: serde::Serialize, T: DeserializeOwned>(
+    url: &str,
+    body: &B,
+) -> Result<T, (u16, String)> {
     let reply = http().post(url).json(body).send().await.map_err(|e| (0, e.to_string()))?;
     let status = reply.status().as_u16();
     let text = reply.text().await.map_err(|e| (status, e.to_string()))?;
@@ -238,7 +255,11 @@ impl FakePartition {
         }));
         let shared = state.clone();
         let task = tokio::spawn(async move {
-            let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(800)).build().unwrap();
+            let client = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_millis(800))
+                .build()
+                .unwrap();
             let mut current = 0usize;
             let mut base = endpoints[0].clone();
             loop {
@@ -289,7 +310,8 @@ impl FakePartition {
                 if let Some(a) = reply.assignment {
                     match a.role {
                         AssignedRole::Master { lease_ms, .. } => {
-                            s.role = ReportedRole::Master { shard: a.shard, shard_epoch: a.shard_epoch };
+                            s.role =
+                                ReportedRole::Master { shard: a.shard, shard_epoch: a.shard_epoch };
                             s.lease_ms = lease_ms;
                         }
                         AssignedRole::Replica { master } => {
@@ -338,8 +360,9 @@ where
 pub async fn start_cluster(n: u16, edit: impl Fn(&mut Config)) -> (TestGroup, Vec<FakePartition>) {
     let group = start_group(3, edit);
     group.must_agree_on_leader(Duration::from_secs(10)).await;
-    let fakes: Vec<FakePartition> =
-        (0..n).map(|i| FakePartition::spawn(&format!("127.0.0.1:{}", 7000 + i), group.urls())).collect();
+    let fakes: Vec<FakePartition> = (0..n)
+        .map(|i| FakePartition::spawn(&format!("127.0.0.1:{}", 7000 + i), group.urls()))
+        .collect();
     wait_for("every fake to register", Duration::from_secs(10), || async {
         fakes.iter().all(|f| f.snapshot().node.is_some()).then_some(())
     })
@@ -358,6 +381,12 @@ pub async fn start_cluster(n: u16, edit: impl Fn(&mut Config)) -> (TestGroup, Ve
                 matches!(s.role, ReportedRole::Replica { .. }) || s.lease_ms > 0
             })
             .then_some(())
+    })
+    .await;
+    // And the leader has heard every replica report its new role (a failover needs that).
+    wait_for("every replica's report", Duration::from_secs(10), || async {
+        let shards = group.admin().shards().await.ok()?;
+        shards.iter().flat_map(|s| &s.replicas).all(|r| r.link_up && r.healthy).then_some(())
     })
     .await;
     (group, fakes)
