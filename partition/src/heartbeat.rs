@@ -214,7 +214,8 @@ impl InSyncRequests {
             }
             keep
         });
-        let acked = |name: &str| replicas.iter().filter(|r| r.name == name).filter_map(|r| r.acked).max();
+        let acked =
+            |name: &str| replicas.iter().filter(|r| r.name == name).filter_map(|r| r.acked).max();
         // One new candidate per heartbeat: a replica streaming and caught up.
         plan.add = replicas
             .iter()
@@ -604,7 +605,8 @@ mod tests {
 
     #[test]
     fn an_assignment_becomes_a_decision() {
-        let master = assignment(AssignedRole::Master { lease_ms: 1000, in_sync: vec!["r:1".into()] });
+        let master =
+            assignment(AssignedRole::Master { lease_ms: 1000, in_sync: vec!["r:1".into()] });
         let (d, lease) = decision_from(&master).unwrap();
         assert_eq!(
             d,

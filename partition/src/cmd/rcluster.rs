@@ -81,7 +81,8 @@ pub fn rcluster(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "isr") && args.len() == 4 {
         let epoch = number(&args[2])?;
         let members = list(&args[3]);
-        if !crate::role::set_in_sync(ctx.server, ctx.state, epoch, members).map_err(CmdError::err)?
+        if !crate::role::set_in_sync(ctx.server, ctx.state, epoch, members)
+            .map_err(CmdError::err)?
         {
             return Err(stale(ctx));
         }
