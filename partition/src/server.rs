@@ -281,6 +281,13 @@ pub async fn serve(
     listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    // Under a control plane (`config-endpoints`): checked before anything starts.
+    let managed = !server.config().config_endpoints().is_empty();
+    let heartbeat = if managed {
+        Some(crate::heartbeat::Heartbeat::new(&server).map_err(crate::Error::Config)?)
+    } else {
+        None
+    };
     server.persistence.start(&server)?;
     server
         .replication
@@ -301,8 +308,7 @@ pub async fn serve(
             crate::replication::replica::start(&server, &mut server.lock(), host.to_string(), port);
         }
     }
-    if !server.config().config_endpoints().is_empty() {
-        let heartbeat = crate::heartbeat::Heartbeat::new(&server).map_err(crate::Error::Config)?;
+    if let Some(heartbeat) = heartbeat {
         tasks.spawn(heartbeat.run(server.clone()));
     }
     let mut stop = server.shutdown_signal();
