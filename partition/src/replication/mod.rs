@@ -397,11 +397,6 @@ impl Replication {
         self.changed();
     }
 
-    /// The highest offset `member` acknowledged while this server was its master.
-    pub fn acked_by(&self, member: &str) -> Option<u64> {
-        self.lock().acked_by.get(member).copied()
-    }
-
     /// `replication sync|async` changed.
     pub fn set_sync_mode(&self, sync: bool) {
         self.sync_mode.store(sync, Ordering::Relaxed);
@@ -445,15 +440,15 @@ impl Replication {
     }
 
     /// True once every member of the in-sync set (and every replica joining it) has
-    /// acknowledged `offset`. A member that
-    /// has lagged for longer than `isr_timeout` is reported (see
-    /// [`Replication::reported_lagging`]) — but still waited for: only the control plane
-    /// may take it out of the set, or an acknowledged write could be missing from a replica
-    /// it then promotes.
+    /// acknowledged `offset`. A member that has lagged for longer than `isr_timeout` is
+    /// reported (see [`Replication::reported_lagging`]) — but still waited for: only the
+    /// control plane may take it out of the set, or an acknowledged write could be missing
+    /// from a replica it then promotes.
     pub fn all_in_sync_acked(&self, offset: u64, isr_timeout: Duration) -> bool {
         let mut inner = self.lock();
         let inner = &mut *inner;
         let mut all = true;
+        // `Inner::waited_for`, spelled out: the loop updates other fields of `inner`.
         let joining = inner.joining.iter().filter(|m| !inner.in_sync.contains(m));
         for member in inner.in_sync.iter().chain(joining) {
             let acked = inner.acked_by.get(member).copied();

@@ -2,7 +2,8 @@
 //! the test sets): registration, the lease counted from the heartbeat and running out when
 //! the service goes quiet, -MOVED from the routing table, 421 redirects and unreachable
 //! endpoints, a master/replica pair assigned and then flipped at a higher shard_epoch (a stale
-//! assignment ignored), in-sync shrink and expand requests, and REPLCONF ip-address.
+//! assignment ignored), maxmemory from the assignment, in-sync shrink and expand requests,
+//! and REPLCONF ip-address.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -312,6 +313,7 @@ async fn keys_of_other_shards_are_moved_to_the_master_the_routing_table_names() 
     assert!(foo > bar);
     let mut a = master(3, 10_000, &[]);
     a.slots = vec![SlotRange::new(foo, foo)];
+    a.maxmemory = 100 << 20;
     fake.set(|s| {
         s.assignments.insert(me.clone(), a);
         s.routing = RoutingTable {
@@ -342,6 +344,9 @@ async fn keys_of_other_shards_are_moved_to_the_master_the_routing_table_names() 
         err.to_string(),
         format!("An error was signalled by the server - Moved: {bar} 10.1.2.3:7001")
     );
+    // The shard's maxmemory is applied as CONFIG SET would.
+    let got: Vec<String> = cmd(&mut con, &["CONFIG", "GET", "maxmemory"]).await.unwrap();
+    assert_eq!(got, vec!["maxmemory".to_string(), (100u64 << 20).to_string()]);
 }
 
 #[tokio::test]
