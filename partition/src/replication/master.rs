@@ -185,9 +185,12 @@ async fn full_sync(
         if copied != len {
             return Err(std::io::Error::other("the snapshot file changed while being sent"));
         }
+        // Online, but what it acknowledged is only what it says (its first ACK comes once it
+        // has loaded the snapshot): the bytes sent may still be in flight, or lost with this
+        // machine, so they must not release a sync-mode write (as in Redis, `repl_ack_off`
+        // only moves on REPLCONF ACK).
         server.replication.update_replica(id, |r| {
             r.state = "online";
-            r.acked = offset;
             r.last_ack = Instant::now();
         });
         Ok(())

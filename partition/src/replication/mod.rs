@@ -96,8 +96,8 @@ pub struct ReplicaInfo {
     /// The offset it acknowledged last.
     pub acked: u64,
     pub last_ack: Instant,
-    /// Whether `acked` came from the replica's own `REPLCONF ACK` (after a full resync it is
-    /// first set to the snapshot's offset, before the replica has loaded it).
+    /// Whether the replica sent a `REPLCONF ACK` on this link yet (until then `acked` is
+    /// what the master assumed when the link started, e.g. a partial resync's offset).
     pub ack_seen: bool,
 }
 
