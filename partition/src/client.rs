@@ -502,6 +502,8 @@ pub struct Client {
     pub internal: bool,
     /// REPLCONF listening-port: the port a replica serves on.
     pub repl_listening_port: Option<u16>,
+    /// REPLCONF ip-address: the address a replica announced.
+    pub repl_ip_address: Option<String>,
     /// Set by PSYNC: once the batch is done, the connection becomes this replica's stream.
     pub psync: Option<crate::replication::master::PsyncRequest>,
     /// Set by WAIT: the connection waits for replicas before going on.
@@ -551,6 +553,7 @@ impl Client {
             reply_needs: 0,
             internal: false,
             repl_listening_port: None,
+            repl_ip_address: None,
             psync: None,
             wait: None,
             obey: false,

@@ -263,6 +263,9 @@ pub const PARAMS: &[Param] = &[
     param("replication", None, 0, Kind::Enum(&["sync", "async"]), "sync"),
     param("isr-timeout-ms", None, 0, Kind::Num { min: 1, max: 2147483647, unsigned: false, format: 0 }, "1000"),
     param("rcluster-secret", None, SENSITIVE, Kind::Str, ""),
+    param("config-endpoints", None, IMMUTABLE, Kind::Str, ""),
+    param("announce-addr", None, IMMUTABLE, Kind::Str, ""),
+    param("heartbeat-ms", None, 0, Kind::Num { min: 10, max: 60000, unsigned: false, format: 0 }, "100"),
 ];
 
 /// Finds a parameter by name or alias (any case). Returns it with the name it was found by,
@@ -479,6 +482,34 @@ impl Config {
     /// subsystems read from [`Config::other`], e.g. `maxmemory`).
     pub fn get_i64(&self, name: &str) -> Option<i64> {
         self.get(name)?.parse().ok()
+    }
+
+    /// The config service's URLs (`config-endpoints`, comma-separated); empty: no control
+    /// plane (a standalone server).
+    pub fn config_endpoints(&self) -> Vec<String> {
+        let text = self.get("config-endpoints").unwrap_or_default();
+        text.split(',').map(str::trim).filter(|e| !e.is_empty()).map(String::from).collect()
+    }
+
+    /// The `host:port` the cluster reaches this server at (`announce-addr`): by default the
+    /// first bind address that is not a wildcard (127.0.0.1 when there is none) with
+    /// `port`, the port actually bound.
+    pub fn announce_addr(&self, port: u16) -> String {
+        let given = self.get("announce-addr").unwrap_or_default();
+        if !given.is_empty() {
+            return given;
+        }
+        let host = self
+            .bind
+            .iter()
+            .map(|b| b.trim_start_matches('-'))
+            .find(|b| !matches!(*b, "*" | "::*" | "0.0.0.0" | "::" | ""))
+            .unwrap_or("127.0.0.1");
+        if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        }
     }
 
     /// CONFIG GET: every parameter matching any of `patterns` (glob, case-insensitive), each
@@ -964,8 +995,9 @@ mod tests {
     #[test]
     fn config_get_star_lists_what_redis_lists() {
         // Redis 7.0.15 shows 192 names for `CONFIG GET *` (hidden ones excluded, aliases in);
-        // rcluster adds its own three (replication, isr-timeout-ms, rcluster-secret).
-        assert_eq!(Config::default().matching(&["*"]).len(), 195);
+        // rcluster adds its own six (replication, isr-timeout-ms, rcluster-secret,
+        // config-endpoints, announce-addr, heartbeat-ms).
+        assert_eq!(Config::default().matching(&["*"]).len(), 198);
         let c = Config::default();
         let m = c.matching(&["maxmemory*", "MAXMEMORY"]);
         let names: Vec<&str> = m.iter().map(|(n, _)| n.as_str()).collect();

@@ -15,6 +15,10 @@
 //! - [`expire`]: the active expiry cycle. [`time`]: clocks.
 //! - [`persist`]: the snapshot file format. [`digest`]: DEBUG DIGEST, the order-independent
 //!   checksum of the dataset that tells whether two servers hold the same data.
+//! - [`fence`]: fenced roles (the lease, owned slots, routes for `-MOVED`); [`role`]: applying
+//!   the control plane's decisions; [`heartbeat`]: the heartbeat client of the config service
+//!   that drives them (`config-endpoints`).
+//! - [`replication`]: master → replica replication and the in-sync set.
 //! - [`config`]: server parameters (command line, config file, CONFIG SET).
 //! - [`error`]: start-up errors and command error replies.
 
@@ -31,6 +35,7 @@ pub mod evict;
 pub mod expire;
 pub mod fence;
 pub mod glob;
+pub mod heartbeat;
 pub mod in_flight;
 pub mod keyspace;
 pub mod notify;
@@ -38,6 +43,7 @@ pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod replication;
+pub mod role;
 pub mod server;
 pub mod state;
 pub mod strbuf;

@@ -281,6 +281,13 @@ pub async fn serve(
     listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    // Under a control plane (`config-endpoints`): checked before anything starts.
+    let managed = !server.config().config_endpoints().is_empty();
+    let heartbeat = if managed {
+        Some(crate::heartbeat::Heartbeat::new(&server).map_err(crate::Error::Config)?)
+    } else {
+        None
+    };
     server.persistence.start(&server)?;
     server
         .replication
@@ -294,23 +301,15 @@ pub async fn serve(
     tasks.spawn(persistence_cron(server.clone()));
     tasks.spawn(crate::replication::master::ping_replicas(server.clone()));
     // A role the control plane gave survives restarts; a master comes back without a lease.
-    let dir = server.config().dir.clone();
-    if let Some(decision) = crate::fence::load(&dir).map_err(crate::Error::Load)? {
-        info!(shard = decision.shard, shard_epoch = decision.shard_epoch, role = ?decision.role, "fenced role restored, waiting for the control plane");
-        let mut state = server.lock();
-        state.fence.apply(decision.clone(), None);
-        match decision.role {
-            crate::fence::Assigned::Master => server.replication.set_in_sync(decision.in_sync),
-            crate::fence::Assigned::Replica { host, port } => {
-                crate::replication::replica::start(&server, &mut state, host, port)
-            }
-        }
-    }
+    crate::role::restore(&server, &mut server.lock()).map_err(crate::Error::Load)?;
     let replicaof = server.config().get("replicaof").unwrap_or_default();
     if let [host, port] = replicaof.split_ascii_whitespace().collect::<Vec<_>>()[..] {
         if let Ok(port) = port.parse() {
             crate::replication::replica::start(&server, &mut server.lock(), host.to_string(), port);
         }
+    }
+    if let Some(heartbeat) = heartbeat {
+        tasks.spawn(heartbeat.run(server.clone()));
     }
     let mut stop = server.shutdown_signal();
     let mut accepts = JoinSet::new();

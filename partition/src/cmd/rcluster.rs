@@ -11,6 +11,7 @@
 //! RCLUSTER ROUTES <epoch> [<ranges>=<host:port> …]
 //! RCLUSTER STATE
 //! ```
+//! The decisions are applied by [`crate::role`], as the heartbeat loop's are.
 //! Slot ranges are written `0-5460,6000`. A lease runs from when the command arrives.
 
 use std::time::{Duration, Instant};
@@ -80,11 +81,11 @@ pub fn rcluster(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "isr") && args.len() == 4 {
         let epoch = number(&args[2])?;
         let members = list(&args[3]);
-        if !ctx.state.fence.set_in_sync(epoch, members.clone()) {
+        if !crate::role::set_in_sync(ctx.server, ctx.state, epoch, members)
+            .map_err(CmdError::err)?
+        {
             return Err(stale(ctx));
         }
-        ctx.server.replication.set_in_sync(members);
-        persist(ctx)?;
         ctx.out.ok();
         Ok(())
     } else if is(sub, "routes") && args.len() >= 3 {
@@ -118,13 +119,6 @@ fn stale(ctx: &Ctx) -> CmdError {
     CmdError::Other(format!("STALE the shard_epoch in force is {current}"))
 }
 
-/// Stores the decision in force next to the data.
-fn persist(ctx: &Ctx) -> CmdResult {
-    let Some(decision) = ctx.state.fence.decision() else { return Ok(()) };
-    let dir = ctx.server.config().dir.clone();
-    crate::fence::store(&dir, decision).map_err(|e| CmdError::err(format!("storing the role: {e}")))
-}
-
 fn role(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let shard = u32::try_from(number(&args[3])?).map_err(|_| CmdError::NotInteger)?;
     let shard_epoch = number(&args[4])?;
@@ -150,43 +144,14 @@ fn role(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
         i += 2;
     }
-    let decision =
-        Decision { shard, shard_epoch, role: role.clone(), slots, in_sync: in_sync.clone() };
-    match ctx.state.fence.apply(decision, lease) {
-        Applied::Stale { .. } => return Err(stale(ctx)),
-        Applied::Taken { role_changed } => {
-            match &role {
-                Assigned::Master => {
-                    if ctx.server.replication.is_replica() {
-                        tracing::info!(
-                            shard,
-                            shard_epoch,
-                            "promoted to master by the control plane"
-                        );
-                        crate::replication::replica::stop(ctx.server, ctx.state);
-                    }
-                    ctx.server.replication.set_in_sync(in_sync);
-                }
-                Assigned::Replica { host, port } => {
-                    // Demoted first, so that no write waiting for the old in-sync set is
-                    // acknowledged when the set empties.
-                    if role_changed {
-                        tracing::info!(shard, shard_epoch, master = %format!("{host}:{port}"), "following a new master");
-                        crate::replication::replica::start(
-                            ctx.server,
-                            ctx.state,
-                            host.clone(),
-                            *port,
-                        );
-                    }
-                    ctx.server.replication.set_in_sync(Vec::new());
-                }
-            }
+    let decision = Decision { shard, shard_epoch, role, slots, in_sync };
+    match crate::role::apply(ctx.server, ctx.state, decision, lease).map_err(CmdError::err)? {
+        Applied::Stale { .. } => Err(stale(ctx)),
+        Applied::Taken { .. } => {
+            ctx.out.ok();
+            Ok(())
         }
     }
-    persist(ctx)?;
-    ctx.out.ok();
-    Ok(())
 }
 
 /// RCLUSTER STATE: what is in force, as field/value pairs.
@@ -211,7 +176,8 @@ fn state(ctx: &mut Ctx) {
     fields.push(("lease_ms_left", lease.to_string()));
     fields.push(("routes_epoch", fence.routes().epoch.to_string()));
     let repl = &ctx.server.replication;
-    fields.push(("in_sync", repl.in_sync().join(",")));
+    fields.push(("in_sync", repl.committed_in_sync().join(",")));
+    fields.push(("joining", repl.joining().join(",")));
     fields.push(("lagging", repl.reported_lagging().join(",")));
     fields.push(("offset", ctx.server.write_log.end().to_string()));
     fields.push(("discarded_bytes", repl.discarded_bytes().to_string()));

@@ -54,10 +54,14 @@ fn replconf(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         if is(option, "listening-port") {
             let port = parse_int(value)?;
             ctx.client.repl_listening_port = u16::try_from(port).ok();
+        } else if is(option, "ip-address") {
+            // Redis's replica-announce-ip: the replica's name in INFO and the in-sync set.
+            let ip = String::from_utf8_lossy(value).into_owned();
+            ctx.client.repl_ip_address = Some(ip).filter(|ip| !ip.is_empty());
         } else if is(option, "ack") || is(option, "getack") {
             // Only meaningful on a replication stream, where the link reads them.
             return Ok(());
-        } else if is(option, "capa") || is(option, "ip-address") || is(option, "rdb-only") {
+        } else if is(option, "capa") || is(option, "rdb-only") {
             // Every replica of ours speaks PSYNC 2 with EOF-marked transfers.
         } else {
             return Err(CmdError::err(format!(
@@ -81,6 +85,7 @@ fn psync(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         replid: String::from_utf8_lossy(&args[1]).into_owned(),
         offset,
         listening_port: ctx.client.repl_listening_port,
+        ip_address: ctx.client.repl_ip_address.clone(),
     });
     Ok(())
 }
@@ -127,7 +132,7 @@ fn role(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
             ctx.out.array(replicas.len());
             for r in replicas {
                 ctx.out.array(3);
-                ctx.out.bulk(r.addr.ip().to_string().as_bytes());
+                ctx.out.bulk(r.ip().as_bytes());
                 ctx.out.bulk(r.listening_port.to_string().as_bytes());
                 ctx.out.bulk(r.acked.to_string().as_bytes());
             }

@@ -38,6 +38,8 @@ pub struct PsyncRequest {
     pub offset: i64,
     /// The port the replica listens on (REPLCONF listening-port).
     pub listening_port: Option<u16>,
+    /// The address it announced (REPLCONF ip-address).
+    pub ip_address: Option<String>,
 }
 
 /// Makes sure writes are propagated and kept for partial resyncs (the backlog), as Redis
@@ -69,9 +71,11 @@ pub async fn serve(server: Arc<Server>, socket: TcpStream, client_id: u64, reque
     let info = ReplicaInfo {
         addr,
         listening_port: request.listening_port.unwrap_or(addr.port()),
+        announced_ip: request.ip_address.clone(),
         state: "wait_bgsave",
         acked: 0,
         last_ack: Instant::now(),
+        ack_seen: false,
     };
     server.replication.add_replica(client_id, info);
     let result = sync_and_stream(&server, socket, client_id, &request).await;
@@ -181,9 +185,12 @@ async fn full_sync(
         if copied != len {
             return Err(std::io::Error::other("the snapshot file changed while being sent"));
         }
+        // Online, but what it acknowledged is only what it says (its first ACK comes once it
+        // has loaded the snapshot): the bytes sent may still be in flight, or lost with this
+        // machine, so they must not release a sync-mode write (as in Redis, `repl_ack_off`
+        // only moves on REPLCONF ACK).
         server.replication.update_replica(id, |r| {
             r.state = "online";
-            r.acked = offset;
             r.last_ack = Instant::now();
         });
         Ok(())
@@ -304,6 +311,7 @@ async fn read_acks(
             server.replication.update_replica(id, |r| {
                 r.acked = r.acked.max(offset);
                 r.last_ack = now;
+                r.ack_seen = true;
             });
         }
     }

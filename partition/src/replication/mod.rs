@@ -85,20 +85,31 @@ pub struct Upstream {
 #[derive(Debug, Clone)]
 pub struct ReplicaInfo {
     pub addr: SocketAddr,
-    /// The port it listens on (REPLCONF listening-port): with the address's IP, its identity
-    /// in the in-sync set.
+    /// The port it listens on (REPLCONF listening-port): with its IP, its identity in the
+    /// in-sync set.
     pub listening_port: u16,
+    /// The IP (or host name) it announced (REPLCONF ip-address, Redis's
+    /// `replica-announce-ip`): what the cluster reaches it at, when not the connection's.
+    pub announced_ip: Option<String>,
     /// `wait_bgsave`, `send_bulk` or `online`, as Redis's INFO says.
     pub state: &'static str,
     /// The offset it acknowledged last.
     pub acked: u64,
     pub last_ack: Instant,
+    /// Whether the replica sent a `REPLCONF ACK` on this link yet (until then `acked` is
+    /// what the master assumed when the link started, e.g. a partial resync's offset).
+    pub ack_seen: bool,
 }
 
 impl ReplicaInfo {
+    /// The IP it announced, or its connection's.
+    pub fn ip(&self) -> String {
+        self.announced_ip.clone().unwrap_or_else(|| self.addr.ip().to_string())
+    }
+
     /// `ip:listening-port`, how the in-sync set names it.
     pub fn name(&self) -> String {
-        format!("{}:{}", self.addr.ip(), self.listening_port)
+        format!("{}:{}", self.ip(), self.listening_port)
     }
 }
 
@@ -106,9 +117,12 @@ struct Inner {
     ids: Ids,
     role: Role,
     replicas: BTreeMap<u64, ReplicaInfo>,
-    /// The in-sync set: replicas (`ip:port`) whose acknowledgements writes wait for in sync
-    /// mode. Set by the control plane (see [`crate::role`]).
+    /// The in-sync set the control plane committed: replicas (`ip:port`) whose
+    /// acknowledgements writes wait for in sync mode (see [`crate::role`]).
     in_sync: Vec<String>,
+    /// Replicas waited for on top of `in_sync` while this master asks for them to join it
+    /// (DESIGN.md, point 4: from the moment a replica is asked for, writes wait for it too).
+    joining: Vec<String>,
     /// Since when each in-sync replica has lagged behind what a client waits for (for
     /// `isr-timeout-ms`), and the ones reported to the control plane as gone quiet.
     lagging_since: BTreeMap<String, Instant>,
@@ -151,6 +165,7 @@ impl Default for Replication {
                 role: Role::Master,
                 replicas: BTreeMap::new(),
                 in_sync: Vec::new(),
+                joining: Vec::new(),
                 lagging_since: BTreeMap::new(),
                 reported_lagging: Vec::new(),
                 acked_by: BTreeMap::new(),
@@ -215,6 +230,7 @@ impl Replication {
         }
         inner.role = Role::Replica(upstream);
         inner.acked_by.clear();
+        inner.joining.clear();
         self.replica.store(true, Ordering::SeqCst);
         drop(inner);
         self.changed();
@@ -333,16 +349,49 @@ impl Replication {
 
     // ---- the in-sync set ----
 
+    /// The replicas replies wait for: the committed in-sync set and the replicas asked to
+    /// join it.
     pub fn in_sync(&self) -> Vec<String> {
+        self.lock().waited_for().cloned().collect()
+    }
+
+    /// The in-sync set the control plane committed.
+    pub fn committed_in_sync(&self) -> Vec<String> {
         self.lock().in_sync.clone()
+    }
+
+    /// Replicas waited for while this master asks for them to join the in-sync set.
+    pub fn joining(&self) -> Vec<String> {
+        self.lock().joining.clone()
     }
 
     /// Replaces the in-sync set (the control plane decided it).
     pub fn set_in_sync(&self, members: Vec<String>) {
         let mut inner = self.lock();
-        inner.lagging_since.retain(|m, _| members.contains(m));
-        inner.reported_lagging.retain(|m| members.contains(m));
         inner.in_sync = members;
+        self.members_changed(inner);
+    }
+
+    /// Starts waiting for `member` on top of the committed set (it is about to be asked for).
+    pub fn add_joining(&self, member: String) {
+        let mut inner = self.lock();
+        if !inner.joining.contains(&member) {
+            inner.joining.push(member);
+        }
+        self.members_changed(inner);
+    }
+
+    /// Stops waiting for `member` unless the committed set holds it.
+    pub fn remove_joining(&self, member: &str) {
+        let mut inner = self.lock();
+        inner.joining.retain(|m| m != member);
+        self.members_changed(inner);
+    }
+
+    fn members_changed(&self, mut inner: MutexGuard<'_, Inner>) {
+        let waited: Vec<String> = inner.waited_for().cloned().collect();
+        inner.lagging_since.retain(|m, _| waited.contains(m));
+        inner.reported_lagging.retain(|m| waited.contains(m));
         self.refresh_gating(&inner);
         drop(inner);
         self.changed();
@@ -358,7 +407,8 @@ impl Replication {
     }
 
     fn refresh_gating(&self, inner: &Inner) {
-        let on = self.sync_mode.load(Ordering::Relaxed) && !inner.in_sync.is_empty();
+        let on = self.sync_mode.load(Ordering::Relaxed)
+            && !(inner.in_sync.is_empty() && inner.joining.is_empty());
         self.gating.store(on, Ordering::Relaxed);
     }
 
@@ -389,16 +439,18 @@ impl Replication {
         }
     }
 
-    /// True once every member of the in-sync set has acknowledged `offset`. A member that
-    /// has lagged for longer than `isr_timeout` is reported (see
-    /// [`Replication::reported_lagging`]) — but still waited for: only the control plane
-    /// may take it out of the set, or an acknowledged write could be missing from a replica
-    /// it then promotes.
+    /// True once every member of the in-sync set (and every replica joining it) has
+    /// acknowledged `offset`. A member that has lagged for longer than `isr_timeout` is
+    /// reported (see [`Replication::reported_lagging`]) — but still waited for: only the
+    /// control plane may take it out of the set, or an acknowledged write could be missing
+    /// from a replica it then promotes.
     pub fn all_in_sync_acked(&self, offset: u64, isr_timeout: Duration) -> bool {
         let mut inner = self.lock();
         let inner = &mut *inner;
         let mut all = true;
-        for member in &inner.in_sync {
+        // `Inner::waited_for`, spelled out: the loop updates other fields of `inner`.
+        let joining = inner.joining.iter().filter(|m| !inner.in_sync.contains(m));
+        for member in inner.in_sync.iter().chain(joining) {
             let acked = inner.acked_by.get(member).copied();
             if acked.is_some_and(|a| a >= offset) {
                 // Caught up: no longer lagging, and no longer reported as such.
@@ -420,8 +472,7 @@ impl Replication {
     pub fn in_sync_floor(&self) -> u64 {
         let inner = self.lock();
         inner
-            .in_sync
-            .iter()
+            .waited_for()
             .map(|m| inner.acked_by.get(m).copied().unwrap_or(0))
             .min()
             .unwrap_or(u64::MAX)
@@ -431,6 +482,13 @@ impl Replication {
     /// control plane is asked to take them out of the set.
     pub fn reported_lagging(&self) -> Vec<String> {
         self.lock().reported_lagging.clone()
+    }
+}
+
+impl Inner {
+    /// The committed in-sync set, then the joining replicas it does not hold.
+    fn waited_for(&self) -> impl Iterator<Item = &String> {
+        self.in_sync.iter().chain(self.joining.iter().filter(|m| !self.in_sync.contains(m)))
     }
 }
 
@@ -467,7 +525,7 @@ pub fn write_info(server: &crate::server::Server, out: &mut String) {
         let lag = r.last_ack.elapsed().as_secs();
         let text = format!(
             "ip={},port={},state={},offset={},lag={lag}",
-            r.addr.ip(),
+            r.ip(),
             r.listening_port,
             r.state,
             r.acked
@@ -485,6 +543,7 @@ pub fn write_info(server: &crate::server::Server, out: &mut String) {
     let start = server.write_log.start();
     line("repl_backlog_first_byte_offset", &if active { start + 1 } else { 0 });
     line("repl_backlog_histlen", &if active { offset - start } else { 0 });
-    line("rcluster_in_sync", &repl.in_sync().join(","));
+    line("rcluster_in_sync", &repl.committed_in_sync().join(","));
+    line("rcluster_in_sync_joining", &repl.joining().join(","));
     line("rcluster_discarded_bytes", &repl.discarded_bytes());
 }

@@ -2,7 +2,8 @@
 //! it.
 //!
 //! 1. Handshake as Redis's replicas do: `PING`, `AUTH` (`masterauth`), `REPLCONF
-//!    listening-port`, `REPLCONF capa eof capa psync2`, then `PSYNC <replid> <offset+1>` with
+//!    listening-port`, `REPLCONF ip-address` (when announcing one, see [`announced`]),
+//!    `REPLCONF capa eof capa psync2`, then `PSYNC <replid> <offset+1>` with
 //!    the history this server holds (`? -1` when it holds none).
 //! 2. `+FULLRESYNC`: the snapshot is received into a file (bounded memory), the dataset is
 //!    replaced by it, the write log restarts at the master's offset. A former master
@@ -103,14 +104,31 @@ fn refused(what: &str, reply: &str) -> std::io::Error {
     std::io::Error::other(format!("{what}: master replied '{reply}'"))
 }
 
+/// The address and port this replica names itself by to its master (REPLCONF ip-address and
+/// listening-port): `replica-announce-ip` / `replica-announce-port` as in Redis; under a
+/// control plane (`config-endpoints`) otherwise its `announce-addr`, the identity the config
+/// service knows it by, so that the in-sync set names it the same way on both sides.
+fn announced(c: &crate::config::Config, bound_port: u16) -> (Option<String>, u16) {
+    let ip = c.get("replica-announce-ip").filter(|ip| !ip.is_empty());
+    let port = c.get_i64("replica-announce-port").filter(|&p| p > 0).map(|p| p as u16);
+    if c.config_endpoints().is_empty() {
+        return (ip, port.unwrap_or(bound_port));
+    }
+    let addr = c.announce_addr(bound_port);
+    let (host, announce_port) = crate::heartbeat::split_host_port(&addr)
+        .unwrap_or_else(|| ("127.0.0.1".to_string(), bound_port));
+    (ip.or(Some(host)), port.unwrap_or(announce_port))
+}
+
 /// One life of the link: connect, handshake, sync, apply until it breaks.
 async fn sync_and_apply(server: &Arc<Server>, host: &str, port: u16) -> std::io::Result<()> {
-    let (timeout, auth, user) = {
+    let (timeout, auth, user, (announce_ip, announce_port)) = {
         let c = server.config();
         (
             Duration::from_secs(c.get_i64("repl-timeout").unwrap_or(60).max(1) as u64),
             c.get("masterauth").unwrap_or_default(),
             c.get("masteruser").unwrap_or_default(),
+            announced(&c, server.port),
         )
     };
     let socket = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect((host, port)))
@@ -130,10 +148,16 @@ async fn sync_and_apply(server: &Arc<Server>, host: &str, port: u16) -> std::io:
             return Err(refused("AUTH", &ok));
         }
     }
-    let port_text = server.port.to_string();
+    let port_text = announce_port.to_string();
     let ok = command(&mut conn, &["REPLCONF", "listening-port", &port_text]).await?;
     if ok != "+OK" {
         return Err(refused("REPLCONF listening-port", &ok));
+    }
+    if let Some(ip) = &announce_ip {
+        let ok = command(&mut conn, &["REPLCONF", "ip-address", ip]).await?;
+        if ok != "+OK" {
+            return Err(refused("REPLCONF ip-address", &ok));
+        }
     }
     let ok = command(&mut conn, &["REPLCONF", "capa", "eof", "capa", "psync2"]).await?;
     if ok != "+OK" {

@@ -13,6 +13,7 @@ mod blocking;
 mod client;
 mod command;
 mod connection;
+mod control_plane;
 mod differential;
 mod digest;
 mod eviction;

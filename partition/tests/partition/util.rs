@@ -67,9 +67,14 @@ pub async fn start_server() -> TestServer {
 
 /// Starts a server configured with redis-server style arguments (`["--requirepass", "pw"]`).
 pub async fn start_server_with(args: &[&str]) -> TestServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    start_server_on(listener, args).await
+}
+
+/// Like [`start_server_with`], serving on `listener` (a restart on the same port).
+pub async fn start_server_on(listener: TcpListener, args: &[&str]) -> TestServer {
     crate::ALLOCATOR.activate();
     let config = test_config(args);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = Server::new(config, addr.port());
     let (tx, rx) = oneshot::channel::<()>();
