@@ -8,7 +8,7 @@ pub enum Error {
     /// Opening or reading the sled database failed (wraps openraft's error so that storage
     /// failures look the same wherever they surface).
     #[error("storage: {0}")]
-    Storage(#[from] openraft::StorageError<crate::RaftNodeId>),
+    Storage(#[from] Box<openraft::StorageError<crate::RaftNodeId>>),
     /// This server is not the leader; `leader` is the leader's HTTP address when known.
     #[error("this config server is not the leader")]
     NotLeader { leader: Option<String> },
@@ -26,6 +26,12 @@ pub enum Error {
     Config(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<openraft::StorageError<crate::RaftNodeId>> for Error {
+    fn from(e: openraft::StorageError<crate::RaftNodeId>) -> Self {
+        Error::Storage(Box::new(e))
+    }
 }
 
 /// `Result` with this crate's [`Error`].
