@@ -146,7 +146,11 @@ impl Views<'_> {
             || self.map.slots.assigned() < protocol::SLOT_COUNT
         {
             ClusterState::Unavailable
-        } else if shards.iter().flat_map(|s| &s.replicas).any(|r| !r.healthy || !r.in_sync) {
+        } else if shards
+            .iter()
+            .flat_map(|s| &s.replicas)
+            .any(|r| !r.healthy || !r.in_sync || !r.link_up)
+        {
             ClusterState::Degraded
         } else {
             ClusterState::Healthy

@@ -12,7 +12,7 @@
 //!
 //! One request is in flight at a time. The client starts with the first endpoint, moves to
 //! the next on a connection error, a timeout or a 5xx answer, and follows a 421 answer to the
-//! leader it names at once ([`Endpoints`]).
+//! leader it names at once when that is one of its endpoints ([`Endpoints`]).
 //!
 //! A master in sync mode also asks for changes of its in-sync set ([`InSyncRequests`],
 //! DESIGN.md point 4): to drop a replica that stopped acknowledging (it is still waited for
@@ -93,13 +93,17 @@ pub fn routes_from(table: &RoutingTable, own: Option<u32>) -> Routes {
     Routes { epoch: table.epoch, ranges }
 }
 
-/// The config service's endpoints and which one is asked: the configured ones in turn, or
-/// the leader a 421 answer named.
+/// The config service's endpoints and which one is asked: the configured ones in turn, moving
+/// to the leader when a 421 answer names one of them.
+///
+/// Only configured endpoints are ever asked. A leader hint names the address the config
+/// servers know each other by, which this server may not be able to use (it may reach the
+/// config service through a relay, a NAT or a load balancer): a hint that is not configured
+/// moves on to the next configured endpoint instead, which finds the leader within one round.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     list: Vec<String>,
     index: usize,
-    leader: Option<String>,
 }
 
 impl Endpoints {
@@ -107,20 +111,17 @@ impl Endpoints {
     pub fn new(list: Vec<String>) -> Endpoints {
         assert!(!list.is_empty(), "no config endpoint");
         let list = list.into_iter().map(|e| e.trim_end_matches('/').to_string()).collect();
-        Endpoints { list, index: 0, leader: None }
+        Endpoints { list, index: 0 }
     }
 
     /// The base URL to ask now.
     pub fn current(&self) -> &str {
-        self.leader.as_deref().unwrap_or(&self.list[self.index])
+        &self.list[self.index]
     }
 
-    /// The current endpoint failed: a leader we were sent to is forgotten (the endpoint that
-    /// named it is asked again), otherwise the next configured one is tried.
+    /// The current endpoint failed: the next configured one is tried.
     pub fn rotate(&mut self) {
-        if self.leader.take().is_none() {
-            self.index = (self.index + 1) % self.list.len();
-        }
+        self.index = (self.index + 1) % self.list.len();
     }
 
     /// A 421 answer named `leader` (`host:port`, or a URL).
@@ -131,11 +132,8 @@ impl Endpoints {
             format!("http://{leader}")
         };
         match self.list.iter().position(|e| *e == url) {
-            Some(i) => {
-                self.index = i;
-                self.leader = None;
-            }
-            None => self.leader = Some(url),
+            Some(i) => self.index = i,
+            None => self.rotate(),
         }
     }
 
@@ -682,15 +680,12 @@ mod tests {
         assert_eq!(e.current(), "http://b:1");
         e.rotate();
         assert_eq!(e.current(), "http://a:1");
-        // A leader not configured is asked until it fails; then the endpoint that named it.
+        // A leader that is not configured (reached through a relay here, say) is not asked:
+        // the next configured endpoint is.
         e.redirect("c:9");
-        assert_eq!(e.current(), "http://c:9");
-        e.redirect("http://d:9/");
-        assert_eq!(e.current(), "http://d:9");
-        e.rotate();
-        assert_eq!(e.current(), "http://a:1");
-        e.rotate();
         assert_eq!(e.current(), "http://b:1");
+        e.redirect("http://d:9/");
+        assert_eq!(e.current(), "http://a:1");
     }
 
     #[test]

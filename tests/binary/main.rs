@@ -2,6 +2,7 @@
 //! serves clients, and shuts down gracefully on SIGTERM; and what only a real process can show:
 //! acknowledged writes surviving `kill -9` ([`durability`]).
 
+mod cluster;
 mod durability;
 mod sync_replication;
 

@@ -355,7 +355,8 @@ async fn heartbeats_skip_an_unreachable_endpoint_and_follow_a_redirect_to_the_le
     let follower = Fake::start().await;
     let leader = Fake::start().await;
     follower.set(|s| s.mode = Mode::Redirect(leader.addr.to_string()));
-    let endpoints = format!("http://{closed},{}", follower.url());
+    // The leader is configured last: the follower's 421 moves the server there at once.
+    let endpoints = format!("http://{closed},{},{}", follower.url(), leader.url());
     let srv = start_server_with(&["--config-endpoints", &endpoints, "--heartbeat-ms", "50"]).await;
     let me = addr_of(&srv);
     leader.set(|s| {
@@ -375,6 +376,24 @@ async fn heartbeats_skip_an_unreachable_endpoint_and_follow_a_redirect_to_the_le
     }
     assert_eq!(follower.from(&me).len(), seen, "the follower is no longer asked");
     assert!(seen >= 1);
+}
+
+#[tokio::test]
+async fn a_leader_hint_that_is_not_configured_is_not_followed() {
+    // The server reaches the config service only through its configured endpoints (a relay,
+    // a NAT): a hint naming another address moves it to the next configured endpoint.
+    let follower = Fake::start().await;
+    let leader = Fake::start().await;
+    let unreachable = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    follower.set(|s| s.mode = Mode::Redirect(unreachable.to_string()));
+    let endpoints = format!("{},{}", follower.url(), leader.url());
+    let srv = start_server_with(&["--config-endpoints", &endpoints, "--heartbeat-ms", "50"]).await;
+    let me = addr_of(&srv);
+    leader.set(|s| {
+        s.assignments.insert(me.clone(), master(1, 10_000, &[]));
+        s.routing = one_shard(1, &me);
+    });
+    must_be_master(&leader, &me, 1).await;
 }
 
 #[tokio::test]
