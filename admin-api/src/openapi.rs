@@ -4,6 +4,10 @@
 //! are served by `config-service`, but an operator reads one document for the whole API.
 
 use protocol::error_body::ErrorBody;
+use protocol::heartbeat::{
+    AssignedRole, Assignment, PartitionHeartbeat, PartitionHeartbeatReply, ProxyHeartbeat,
+    ProxyHeartbeatReply, ReportedRole,
+};
 use protocol::routing::{RoutingTable, ShardRoute, SlotRange};
 use utoipa::OpenApi;
 
@@ -42,7 +46,8 @@ use crate::types::{
         ClusterView, ClusterState, ShardView, NodeRef, ReplicaView, NodeView, NodeRole,
         ProxyView, RaftView, RaftMember, CreateClusterRequest, ShardLayoutRequest,
         ClusterCreated, FailoverRequest, FailoverResponse, MembersRequest, NewMember,
-        ErrorBody, SlotRange, RoutingTable, ShardRoute,
+        ErrorBody, SlotRange, RoutingTable, ShardRoute, PartitionHeartbeat, ReportedRole,
+        PartitionHeartbeatReply, Assignment, AssignedRole, ProxyHeartbeat, ProxyHeartbeatReply,
     )),
     tags(
         (name = "admin", description = "Operating the cluster (the `rcluster admin` CLI)"),
@@ -75,9 +80,9 @@ fn routing() {}
 /// A partition server's heartbeat (`protocol::heartbeat::PartitionHeartbeat`); the answer
 /// (`protocol::heartbeat::PartitionHeartbeatReply`) is the role it must take, with its lease.
 #[utoipa::path(post, path = "/v1/heartbeat/partition", tag = "cluster",
-    request_body(content = Object, description = "protocol::heartbeat::PartitionHeartbeat"),
+    request_body(content = PartitionHeartbeat),
     responses(
-        (status = 200, description = "protocol::heartbeat::PartitionHeartbeatReply", body = Object),
+        (status = 200, description = "The role to take, with its lease", body = PartitionHeartbeatReply),
         (status = 400, description = "A malformed heartbeat", body = ErrorBody),
         (status = 421, description = "Not the leader; `leader` is where to send it", body = ErrorBody),
         (status = 503, description = "No quorum", body = ErrorBody),
@@ -88,9 +93,9 @@ fn partition_heartbeat() {}
 /// A proxy's heartbeat (`protocol::heartbeat::ProxyHeartbeat`); the answer
 /// (`protocol::heartbeat::ProxyHeartbeatReply`) carries the current routing epoch.
 #[utoipa::path(post, path = "/v1/heartbeat/proxy", tag = "cluster",
-    request_body(content = Object, description = "protocol::heartbeat::ProxyHeartbeat"),
+    request_body(content = ProxyHeartbeat),
     responses(
-        (status = 200, description = "protocol::heartbeat::ProxyHeartbeatReply", body = Object),
+        (status = 200, description = "The current routing epoch", body = ProxyHeartbeatReply),
         (status = 400, description = "A malformed heartbeat", body = ErrorBody),
         (status = 421, description = "Not the leader; `leader` is where to send it", body = ErrorBody),
         (status = 503, description = "No quorum", body = ErrorBody),

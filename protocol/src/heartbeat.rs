@@ -17,6 +17,7 @@ pub const PARTITION_PATH: &str = "/v1/heartbeat/partition";
 pub const PROXY_PATH: &str = "/v1/heartbeat/proxy";
 
 /// A partition server's report.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionHeartbeat {
     /// Its RESP address as the rest of the cluster reaches it (`host:port`): its identity. The
@@ -43,6 +44,7 @@ pub struct PartitionHeartbeat {
 }
 
 /// The role in force on a partition server, as it reports it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum ReportedRole {
@@ -63,6 +65,7 @@ pub enum ReportedRole {
 }
 
 /// The config leader's answer: what the server must be.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionHeartbeatReply {
     /// The id the cluster map gave the server.
@@ -74,6 +77,7 @@ pub struct PartitionHeartbeatReply {
 }
 
 /// A partition server's place in the cluster.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
     pub shard: u32,
@@ -87,6 +91,7 @@ pub struct Assignment {
 }
 
 /// The role the config service assigns.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "snake_case")]
 pub enum AssignedRole {
@@ -103,6 +108,7 @@ pub enum AssignedRole {
 }
 
 /// A proxy's report.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyHeartbeat {
     /// Its client-facing address, `host:port`: its identity.
@@ -114,6 +120,7 @@ pub struct ProxyHeartbeat {
 }
 
 /// The answer to a proxy.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyHeartbeatReply {
     /// The id the cluster map gave the proxy.
