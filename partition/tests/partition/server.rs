@@ -225,8 +225,9 @@ async fn config_help_and_get_all() {
     let help: Vec<String> = cmd(&mut con, &["CONFIG", "HELP"]).await.unwrap();
     assert_eq!(help.len(), 11);
     let all: HashMap<String, String> = cmd(&mut con, &["CONFIG", "GET", "*"]).await.unwrap();
-    // Redis 7.0.15's 192, and rcluster's replication, isr-timeout-ms and rcluster-secret.
-    assert_eq!(all.len(), 195);
+    // Redis 7.0.15's 192, and rcluster's replication, isr-timeout-ms, rcluster-secret,
+    // config-endpoints, announce-addr and heartbeat-ms.
+    assert_eq!(all.len(), 198);
     assert_eq!(all["replication"], "sync");
     assert_eq!(all["slave-read-only"], "yes");
     assert_eq!(all["maxmemory-policy"], "allkeys-lru");
