@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use protocol::routing::{SlotRange, LAST_SLOT};
+use protocol::routing::{slot_owners, SlotRange, SlotsError};
 use protocol::SLOT_COUNT;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -251,7 +251,6 @@ impl CreateClusterRequest {
             return Err(ApiError::invalid("layout", "a cluster needs at least one shard"));
         }
         let mut seen = BTreeSet::new();
-        let mut owner = vec![None::<usize>; SLOT_COUNT];
         for (i, shard) in layout.iter().enumerate() {
             for &node in std::iter::once(&shard.master).chain(&shard.replicas) {
                 if !seen.insert(node) {
@@ -261,26 +260,16 @@ impl CreateClusterRequest {
                     ));
                 }
             }
-            for range in &shard.slots {
-                if !range.is_valid() {
-                    return Err(ApiError::invalid(
-                        format!("layout[{i}].slots"),
-                        format!(
-                            "range {}-{} is not an ascending range within 0-{LAST_SLOT}",
-                            range.start, range.end
-                        ),
-                    ));
-                }
-                for slot in range.start..=range.end {
-                    if let Some(other) = owner[usize::from(slot)].replace(i) {
-                        return Err(ApiError::invalid(
-                            format!("layout[{i}].slots"),
-                            format!("slot {slot} is also given to layout[{other}]"),
-                        ));
-                    }
-                }
-            }
         }
+        let owner = slot_owners(layout.iter().map(|s| s.slots.as_slice())).map_err(|e| {
+            let reason = match &e {
+                SlotsError::Overlap { slot, first, .. } => {
+                    format!("slot {slot} is also given to layout[{first}]")
+                }
+                other => other.to_string(),
+            };
+            ApiError::invalid(format!("layout[{}].slots", e.index()), reason)
+        })?;
         if let Some(slot) = owner.iter().position(Option::is_none) {
             return Err(ApiError::invalid("layout", format!("slot {slot} is given to no shard")));
         }
@@ -432,6 +421,7 @@ pub fn plan(name: &str) -> Option<Plan> {
 mod tests {
     use super::*;
     use axum::http::StatusCode;
+    use protocol::routing::LAST_SLOT;
 
     fn shard(master: u64, replicas: &[u64], slots: &[(u16, u16)]) -> ShardLayoutRequest {
         ShardLayoutRequest {

@@ -17,7 +17,7 @@ use admin_api::types::{
 use admin_api::{Admin, ApiError};
 use protocol::heartbeat::ReportedRole;
 
-use crate::controller::{failover, formation, policy};
+use crate::controller::{commit_failover, failover, formation, policy, FailedOver};
 use crate::error::Error;
 use crate::health::HealthView;
 use crate::map::{ClusterMap, Command, Layout, Response, Role, ShardLayout, Spec};
@@ -325,25 +325,10 @@ impl Admin for AdminService {
             node.config.lease() + Duration::from_millis(crate::config::LEASE_MARGIN_MS),
         )
         .await;
-        match node.propose(command).await {
-            Ok(Response::FailedOver { shard, new_master, shard_epoch, epoch, lossy }) => {
-                node.metrics.failovers.inc();
-                tracing::warn!(
-                    shard,
-                    old_master = master,
-                    new_master,
-                    shard_epoch,
-                    lossy,
-                    "failover by an operator"
-                );
-                Ok(FailoverResponse { shard, new_master, shard_epoch, epoch, lossy })
-            }
-            Ok(other) => Err(ApiError::internal(format!("unexpected {other:?}"))),
-            Err(e) => {
-                node.health.unfence(shard_id, shard_epoch);
-                Err(e.into())
-            }
-        }
+        let why = "by an operator";
+        let done = commit_failover(node, shard_id, master, shard_epoch, command, why).await?;
+        let FailedOver { new_master, shard_epoch, epoch, lossy } = done;
+        Ok(FailoverResponse { shard: shard_id, new_master, shard_epoch, epoch, lossy })
     }
 
     async fn raft(&self) -> Result<RaftView, ApiError> {

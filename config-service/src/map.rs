@@ -22,8 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use protocol::routing::SlotRange;
-use protocol::routing::{RoutingTable, ShardRoute, LAST_SLOT};
-use protocol::SLOT_COUNT;
+use protocol::routing::{slot_owners, RoutingTable, ShardRoute, SlotsError};
 use serde::{Deserialize, Serialize};
 
 /// A partition server's id, assigned by the map when it registers.
@@ -355,7 +354,6 @@ impl ClusterMap {
             return Err(Rejection::invalid("shards", "a cluster needs at least one shard"));
         }
         let mut seen = BTreeSet::new();
-        let mut owner = vec![None::<usize>; SLOT_COUNT];
         for (i, shard) in layout.shards.iter().enumerate() {
             for &node in std::iter::once(&shard.master).chain(&shard.replicas) {
                 if !self.nodes.contains_key(&node) {
@@ -371,26 +369,16 @@ impl ClusterMap {
                     ));
                 }
             }
-            for range in &shard.slots {
-                if range.start > range.end || range.end > LAST_SLOT {
-                    return Err(Rejection::invalid(
-                        format!("shards[{i}].slots"),
-                        format!(
-                            "range {}-{} is not within 0-{}",
-                            range.start, range.end, LAST_SLOT
-                        ),
-                    ));
-                }
-                for slot in range.start..=range.end {
-                    if let Some(other) = owner[usize::from(slot)].replace(i) {
-                        return Err(Rejection::invalid(
-                            format!("shards[{i}].slots"),
-                            format!("slot {slot} is also given to shards[{other}]"),
-                        ));
-                    }
-                }
-            }
         }
+        let owner = slot_owners(layout.shards.iter().map(|s| s.slots.as_slice())).map_err(|e| {
+            let reason = match &e {
+                SlotsError::Overlap { slot, first, .. } => {
+                    format!("slot {slot} is also given to shards[{first}]")
+                }
+                other => other.to_string(),
+            };
+            Rejection::invalid(format!("shards[{}].slots", e.index()), reason)
+        })?;
         if let Some(slot) = owner.iter().position(Option::is_none) {
             return Err(Rejection::invalid("slots", format!("slot {slot} has no shard")));
         }
@@ -566,6 +554,7 @@ fn check_addr(field: &str, addr: &str) -> Result<(), Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocol::SLOT_COUNT;
 
     fn must_register(map: &mut ClusterMap, addr: &str) -> NodeId {
         match map.apply(Command::RegisterNode { addr: addr.into() }) {

@@ -99,6 +99,50 @@ pub struct ShardRoute {
     pub slots: Vec<SlotRange>,
 }
 
+/// Why a set of per-shard slot ranges does not assign slots consistently.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SlotsError {
+    /// Entry `index` has a range that is reversed or beyond slot 16383.
+    #[error("range {range} is not an ascending range within 0-{LAST_SLOT}")]
+    OutOfRange { index: usize, range: String },
+    /// Entry `second` gives `slot` again; entry `first` already has it.
+    #[error("slot {slot} is given twice")]
+    Overlap { slot: u16, first: usize, second: usize },
+}
+
+impl SlotsError {
+    /// The entry at fault.
+    pub fn index(&self) -> usize {
+        match self {
+            SlotsError::OutOfRange { index, .. } => *index,
+            SlotsError::Overlap { second, .. } => *second,
+        }
+    }
+}
+
+/// For each of the 16384 slots, the index of the entry of `ranges` that owns it (`None`:
+/// nobody). Fails on a malformed range or a slot given twice. The one check behind routing
+/// tables, cluster layouts and layout requests.
+pub fn slot_owners<'a>(
+    ranges: impl IntoIterator<Item = &'a [SlotRange]>,
+) -> Result<Vec<Option<usize>>, SlotsError> {
+    let mut owner = vec![None::<usize>; SLOT_COUNT];
+    for (index, list) in ranges.into_iter().enumerate() {
+        for range in list {
+            if !range.is_valid() {
+                let range = format!("{}-{}", range.start, range.end);
+                return Err(SlotsError::OutOfRange { index, range });
+            }
+            for slot in range.start..=range.end {
+                if let Some(first) = owner[usize::from(slot)].replace(index) {
+                    return Err(SlotsError::Overlap { slot, first, second: index });
+                }
+            }
+        }
+    }
+    Ok(owner)
+}
+
 /// Why a routing table cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RoutingError {
@@ -126,34 +170,25 @@ impl RoutingTable {
     }
 
     fn owners(&self) -> Result<Vec<Option<usize>>, RoutingError> {
-        let mut owner = vec![None::<usize>; SLOT_COUNT];
         let mut ids = std::collections::BTreeSet::new();
-        for (i, shard) in self.shards.iter().enumerate() {
+        for shard in &self.shards {
             if !ids.insert(shard.id) {
                 return Err(RoutingError::DuplicateShard(shard.id));
             }
             if shard.master.is_empty() {
                 return Err(RoutingError::NoMaster(shard.id));
             }
-            for range in &shard.slots {
-                if !range.is_valid() {
-                    return Err(RoutingError::OutOfRange {
-                        shard: shard.id,
-                        range: format!("{}-{}", range.start, range.end),
-                    });
-                }
-                for slot in range.start..=range.end {
-                    if let Some(other) = owner[usize::from(slot)].replace(i) {
-                        return Err(RoutingError::Overlap {
-                            slot,
-                            first: self.shards[other].id,
-                            second: shard.id,
-                        });
-                    }
-                }
-            }
         }
-        Ok(owner)
+        slot_owners(self.shards.iter().map(|s| s.slots.as_slice())).map_err(|e| match e {
+            SlotsError::OutOfRange { index, range } => {
+                RoutingError::OutOfRange { shard: self.shards[index].id, range }
+            }
+            SlotsError::Overlap { slot, first, second } => RoutingError::Overlap {
+                slot,
+                first: self.shards[first].id,
+                second: self.shards[second].id,
+            },
+        })
     }
 
     /// The shard that owns `slot` (a linear scan: for occasional lookups; a router builds

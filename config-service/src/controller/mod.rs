@@ -86,6 +86,32 @@ async fn fail_over(
     if !node.health.fence_if_silent(shard, shard_epoch, master, silent_since) {
         return; // it spoke up meanwhile
     }
+    if let Err(e) =
+        commit_failover(node, shard, master, shard_epoch, command, "a silent master").await
+    {
+        tracing::warn!(shard, cause = %e, "failover not committed");
+    }
+}
+
+/// What a committed failover did.
+pub struct FailedOver {
+    pub new_master: u64,
+    pub shard_epoch: u64,
+    pub epoch: u64,
+    pub lossy: bool,
+}
+
+/// Commits `command`, a failover of `shard` away from the fenced `master` (fenced at
+/// `shard_epoch`), counts and logs it; `why` names the cause in the log. When it is not
+/// committed the fence is lifted: the master may serve again.
+pub async fn commit_failover(
+    node: &ConfigNode,
+    shard: u32,
+    master: u64,
+    shard_epoch: u64,
+    command: Command,
+    why: &str,
+) -> crate::Result<FailedOver> {
     match node.propose(command).await {
         Ok(Response::FailedOver { new_master, shard_epoch, epoch, lossy, .. }) => {
             node.metrics.failovers.inc();
@@ -96,13 +122,17 @@ async fn fail_over(
                 shard_epoch,
                 epoch,
                 lossy,
-                "failed over a silent master"
+                "failed over {why}"
             );
+            Ok(FailedOver { new_master, shard_epoch, epoch, lossy })
         }
-        Ok(other) => tracing::error!(shard, response = ?other, "unexpected failover response"),
+        Ok(other) => {
+            node.health.unfence(shard, shard_epoch);
+            Err(crate::Error::Fatal(format!("unexpected failover response {other:?}")))
+        }
         Err(e) => {
             node.health.unfence(shard, shard_epoch);
-            tracing::warn!(shard, cause = %e, "failover not committed");
+            Err(e)
         }
     }
 }
