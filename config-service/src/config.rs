@@ -26,8 +26,8 @@ pub struct Config {
     /// The address to serve HTTP on (API and Raft transport).
     #[arg(long, default_value = "127.0.0.1:9000")]
     pub listen: String,
-    /// The Raft group as `id=host:port,…` (this server included). With only itself: a
-    /// single-node service for development. The address is the one the others reach it at.
+    /// The Raft group as `id=host:port,…` (this server included). With only itself, or none:
+    /// a single-node service for development. The address is the one the others reach it at.
     #[arg(long, value_delimiter = ',', value_parser = parse_peer)]
     pub peers: Vec<(RaftNodeId, String)>,
     /// The data directory (Raft log, vote, snapshots).
@@ -136,13 +136,22 @@ impl Config {
                 return Err(format!("--peers lists id {id} twice"));
             }
         }
-        if !self.join && !seen.contains_key(&self.id) {
+        if !self.join && !self.peers.is_empty() && !seen.contains_key(&self.id) {
             return Err(format!("--peers must include this server's --id {}", self.id));
         }
         if self.init_shards == Some(0) {
             return Err("--init-shards must be at least 1".into());
         }
         Ok(())
+    }
+
+    /// The members a fresh group forms with: `--peers`, or this server alone at `--listen`.
+    pub fn initial_members(&self) -> Vec<(RaftNodeId, String)> {
+        if self.peers.is_empty() {
+            vec![(self.id, self.listen.clone())]
+        } else {
+            self.peers.clone()
+        }
     }
 
     /// The address the other members reach this server at: its entry in `--peers`, else
@@ -213,6 +222,9 @@ mod tests {
     #[test]
     fn peers_are_checked() {
         let mut c = config();
+        c.peers = vec![];
+        c.validate().unwrap();
+        assert_eq!(c.initial_members(), vec![(1, "127.0.0.1:9000".to_string())]);
         c.peers = vec![(2, "h:1".into())];
         assert!(c.validate().unwrap_err().contains("must include"));
         c.join = true;

@@ -72,14 +72,16 @@ impl ConfigNode {
 
         if !config.join && !raft.is_initialized().await.map_err(|e| Error::Fatal(e.to_string()))? {
             let members: BTreeMap<RaftNodeId, RaftNode> = config
-                .peers
+                .initial_members()
                 .iter()
                 .map(|(id, addr)| (*id, RaftNode { addr: addr.clone() }))
                 .collect();
             // Every member of a fresh group calls this with the same membership, which
             // openraft makes safe; "not allowed" means the group already formed.
             match raft.initialize(members).await {
-                Ok(()) => tracing::info!(peers = ?config.peers, "formed a new Raft group"),
+                Ok(()) => {
+                    tracing::info!(peers = ?config.initial_members(), "formed a new Raft group")
+                }
                 Err(RaftError::APIError(e)) => tracing::debug!(cause = %e, "already initialized"),
                 Err(e) => return Err(Error::Fatal(e.to_string())),
             }

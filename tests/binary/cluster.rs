@@ -212,11 +212,15 @@ fn role(addr: &str) -> Option<String> {
     }
 }
 
+/// One write as the writer saw it: the key, the outcome (the error's code first) and when the
+/// reply came.
+type WriteRecord = (String, Result<(), String>, Instant);
+
 /// A writer thread: SETs `keys[i] = i` one after the other on `addr` until stopped, noting
 /// each reply with its time.
 struct Writer {
     stop: Arc<AtomicBool>,
-    log: Arc<Mutex<Vec<(String, Result<(), String>, Instant)>>>,
+    log: Arc<Mutex<Vec<WriteRecord>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 

@@ -172,7 +172,8 @@ fn state(ctx: &mut Ctx) {
             fields.push(("slots", slots.join(",")));
         }
     }
-    let lease = fence.lease_left().map_or(-1, |d| d.as_millis() as i64);
+    // Rounded up: 0 means expired, never "less than a millisecond left".
+    let lease = fence.lease_left().map_or(-1, |d| d.as_nanos().div_ceil(1_000_000) as i64);
     fields.push(("lease_ms_left", lease.to_string()));
     fields.push(("routes_epoch", fence.routes().epoch.to_string()));
     let repl = &ctx.server.replication;
