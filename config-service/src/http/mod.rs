@@ -6,11 +6,12 @@
 //! - [`heartbeat`]: `POST /v1/heartbeat/partition|proxy`.
 //! - [`ops`]: `GET /healthz`, `GET /metrics`.
 //! - the admin routes and `/openapi.json` come from the `admin-api` crate's router over
-//!   [`crate::admin::AdminService`].
+//!   [`crate::admin::AdminService`]; on a follower, [`forward`] relays them to the leader.
 //!
 //! Every failure is answered as `admin_api::ApiError` (the shared JSON error body); the one
 //! mapping from this crate's [`Error`] to a status is [`api_error`].
 
+pub mod forward;
 pub mod heartbeat;
 pub mod ops;
 pub mod raft;
@@ -31,7 +32,10 @@ pub fn router(node: Arc<ConfigNode>) -> Router {
         .merge(routing::router(node.clone()))
         .merge(heartbeat::router(node.clone()))
         .merge(ops::router(node.clone()))
-        .merge(admin_api::router(Arc::new(crate::admin::AdminService::new(node))))
+        .merge(
+            admin_api::router(Arc::new(crate::admin::AdminService::new(node.clone())))
+                .layer(axum::middleware::from_fn_with_state(node, forward::forward)),
+        )
 }
 
 /// The status and body an error is answered with.

@@ -43,6 +43,11 @@ async fn followers_send_writers_to_the_leader_and_errors_are_json() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(serde_json::from_str::<ErrorBody>(&body).unwrap().field.as_deref(), Some("addr"));
 
+    // Admin requests to a follower are forwarded to the leader (an operator may only reach
+    // one node, through a load balancer): the answer is the leader's.
+    let view: admin_api::types::ClusterView =
+        get_json(&format!("{}/v1/cluster", follower.url())).await.expect("forwarded");
+    assert_eq!(view.raft.id, group.nodes[leader].id, "answered by the leader");
     // The admin client, pointed at a follower first, ends up on the leader.
     let mut urls = group.urls();
     urls.rotate_left((leader + 1) % 3);
