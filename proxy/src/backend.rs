@@ -82,7 +82,12 @@ impl Pool {
             (0..self.settings.connections)
                 .map(|_| {
                     let (tx, rx) = mpsc::channel(self.settings.max_in_flight);
-                    tokio::spawn(supervise(self.addr.clone(), resp3, rx, self.settings.max_in_flight));
+                    tokio::spawn(supervise(
+                        self.addr.clone(),
+                        resp3,
+                        rx,
+                        self.settings.max_in_flight,
+                    ));
                     tx
                 })
                 .collect()
@@ -112,7 +117,12 @@ impl Pool {
 }
 
 /// Keeps one backend connection up for as long as the pool exists.
-async fn supervise(addr: String, resp3: bool, mut rx: mpsc::Receiver<Request>, max_in_flight: usize) {
+async fn supervise(
+    addr: String,
+    resp3: bool,
+    mut rx: mpsc::Receiver<Request>,
+    max_in_flight: usize,
+) {
     loop {
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await;
         match connected {

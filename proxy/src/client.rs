@@ -30,7 +30,8 @@ const MAX_BATCH: usize = 1024;
 enum Pending {
     Done(Bytes),
     Wait(Req, Attempt),
-    Split(Split, Vec<Attempt>, bool),
+    /// The split, each part's attempt, read-only, the command's arguments.
+    Split(Split, Vec<Attempt>, bool, Vec<Bytes>),
 }
 
 struct Conn<'a> {
@@ -108,7 +109,7 @@ impl Conn<'_> {
                 match self.parser.parse(&mut self.rbuf, self.session.authenticated) {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => {
-                        self.dispatch(&args).await;
+                        self.dispatch(args).await;
                         if self.session.quit {
                             break;
                         }
@@ -147,8 +148,8 @@ impl Conn<'_> {
     }
 
     /// Plans one command and sends it (or records its local reply).
-    async fn dispatch(&mut self, args: &[Bytes]) {
-        let plan = command::plan(self.shared, &mut self.session, args, &mut self.scratch);
+    async fn dispatch(&mut self, args: Vec<Bytes>) {
+        let plan = command::plan(self.shared, &mut self.session, &args, &mut self.scratch);
         let req = |cmd: Bytes, slot: Option<u16>, readonly: bool, session: &Session| Req {
             cmd,
             slot,
@@ -162,37 +163,69 @@ impl Conn<'_> {
                 self.pending.push(Pending::Done(reply));
             }
             Plan::Slot { slot, readonly } => {
-                let cmd = split::encode_command(&mut self.enc, args);
+                let cmd = split::encode_command(&mut self.enc, &args);
                 let r = req(cmd, Some(slot), readonly, &self.session);
                 let attempt = forward::send(self.shared, &r).await;
                 self.pending.push(Pending::Wait(r, attempt));
             }
             Plan::Any { readonly } => {
-                let cmd = split::encode_command(&mut self.enc, args);
+                let cmd = split::encode_command(&mut self.enc, &args);
                 let r = req(cmd, None, readonly, &self.session);
                 let attempt = forward::send(self.shared, &r).await;
                 self.pending.push(Pending::Wait(r, attempt));
             }
             Plan::Split(kind) => {
                 let readonly = kind == split::Kind::Mget;
-                let routes = self.shared.router.routes();
-                let mut s = split::split(kind, args, &routes, &mut self.enc);
-                drop(routes);
-                if s.parts.len() == 1 {
-                    // One shard holds every key: the command goes as it is.
-                    let part = s.parts.pop().expect("one part");
-                    let r = req(part.cmd, Some(part.slot), readonly, &self.session);
-                    let attempt = forward::send(self.shared, &r).await;
-                    self.pending.push(Pending::Wait(r, attempt));
-                    return;
-                }
+                let s = {
+                    let routes = self.shared.router.routes();
+                    split::split(kind, &args, &routes, &mut self.enc)
+                };
                 let mut attempts = Vec::with_capacity(s.parts.len());
                 for part in &s.parts {
                     let r = req(part.cmd.clone(), Some(part.slot), readonly, &self.session);
                     attempts.push(forward::send(self.shared, &r).await);
                 }
-                self.pending.push(Pending::Split(s, attempts, readonly));
+                self.pending.push(Pending::Split(s, attempts, readonly, args));
             }
+        }
+    }
+
+    fn part_req(&self, part: &split::Part, readonly: bool) -> Req {
+        Req {
+            cmd: part.cmd.clone(),
+            slot: Some(part.slot),
+            readonly,
+            resp3: self.session.resp3,
+            client: self.session.id,
+        }
+    }
+
+    /// The reply of one part of a split command. A part whose keys the table put on one shard
+    /// but that got MOVED is split again by slot, each slot following its own redirection.
+    async fn part_reply(
+        &mut self,
+        kind: split::Kind,
+        args: &[Bytes],
+        part: &split::Part,
+        attempt: Attempt,
+        readonly: bool,
+    ) -> Bytes {
+        let req = self.part_req(part, readonly);
+        match forward::first_reply(attempt).await {
+            Ok(bytes) => bytes,
+            Err(forward::Cause::Moved(_)) if part.multi_slot => {
+                let s = split::split_by_slot(kind, args, part, &mut self.enc);
+                let mut replies = Vec::with_capacity(s.parts.len());
+                for p in &s.parts {
+                    let r = self.part_req(p, readonly);
+                    let attempt = forward::send(self.shared, &r).await;
+                    replies.push(forward::complete(self.shared, &r, attempt).await);
+                }
+                let mut w = ReplyWriter::new(self.session.resp3);
+                split::merge(&s, &replies, &mut w);
+                w.buffer_mut().split().freeze()
+            }
+            Err(cause) => forward::retry(self.shared, &req, cause).await,
         }
     }
 
@@ -206,17 +239,15 @@ impl Conn<'_> {
                     let reply = forward::complete(self.shared, &req, attempt).await;
                     self.out.extend_from_slice(&reply);
                 }
-                Pending::Split(s, attempts, readonly) => {
+                Pending::Split(s, attempts, readonly, args) => {
                     let mut replies = Vec::with_capacity(attempts.len());
                     for (part, attempt) in s.parts.iter().zip(attempts) {
-                        let req = Req {
-                            cmd: part.cmd.clone(),
-                            slot: Some(part.slot),
-                            readonly,
-                            resp3: self.session.resp3,
-                            client: self.session.id,
-                        };
-                        replies.push(forward::complete(self.shared, &req, attempt).await);
+                        replies.push(self.part_reply(s.kind, &args, part, attempt, readonly).await);
+                    }
+                    if replies.len() == 1 {
+                        // One shard held every key: its reply is the reply.
+                        self.out.extend_from_slice(&replies[0]);
+                        continue;
                     }
                     split::merge(&s, &replies, &mut self.scratch);
                     self.out.extend_from_slice(self.scratch.buffer());

@@ -77,7 +77,7 @@ fn route(
     refuse_unsupported(spec)?;
     let readonly = spec.has(flags::READONLY);
     if let Some(kind) = Kind::of(spec) {
-        if kind == Kind::Mset && args.len() % 2 == 0 {
+        if kind == Kind::Mset && args.len() & 1 == 0 {
             return Err(wrong_arity(spec.name));
         }
         return Ok(Plan::Split(kind));

@@ -75,7 +75,9 @@ impl Config {
     /// Checks the settings that clap cannot.
     pub fn validate(&self) -> Result<(), String> {
         match (&self.routing_file, self.config_endpoints.is_empty()) {
-            (None, true) => return Err("one of --config-endpoints or --routing-file is needed".into()),
+            (None, true) => {
+                return Err("one of --config-endpoints or --routing-file is needed".into())
+            }
             (Some(_), false) => {
                 return Err("--config-endpoints and --routing-file exclude each other".into())
             }
@@ -134,9 +136,14 @@ mod tests {
 
     #[test]
     fn limits_must_be_positive() {
-        let c = Config { routing_file: Some("r".into()), backend_connections: 0, ..Config::default() };
+        let c =
+            Config { routing_file: Some("r".into()), backend_connections: 0, ..Config::default() };
         assert!(c.validate().is_err());
-        let c = Config { routing_file: Some("r".into()), announce: Some("x".into()), ..Config::default() };
+        let c = Config {
+            routing_file: Some("r".into()),
+            announce: Some("x".into()),
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
     }
 }

@@ -104,14 +104,22 @@ fn backoff(attempt: u32) -> Duration {
 /// Waits for the first attempt's reply and retries as the rules allow; the reply to give the
 /// client.
 pub async fn complete(shared: &Shared, req: &Req, first: Attempt) -> Bytes {
-    let reply = match first {
+    match first_reply(first).await {
+        Ok(bytes) => bytes,
+        Err(cause) => retry(shared, req, cause).await,
+    }
+}
+
+/// The first attempt's reply, or why it must be retried.
+pub async fn first_reply(first: Attempt) -> Result<Bytes, Cause> {
+    match first {
         Ok(rx) => classify(receive(rx).await),
         Err(cause) => Err(cause),
-    };
-    let mut cause = match reply {
-        Ok(bytes) => return bytes,
-        Err(cause) => cause,
-    };
+    }
+}
+
+/// Retries `req` after `cause`, as the rules allow; the reply to give the client.
+pub async fn retry(shared: &Shared, req: &Req, mut cause: Cause) -> Bytes {
     let deadline = Instant::now() + shared.config.retry_deadline();
     let mut attempt = 0u32;
     loop {
@@ -169,9 +177,9 @@ fn give_up(cause: Cause) -> Bytes {
         Cause::Failed(Failure::NotSent(why)) => {
             error(&format!("TRYAGAIN no backend reachable before the retry deadline: {why}"))
         }
-        Cause::Failed(Failure::Unknown(why)) => error(&format!(
-            "TRYAGAIN the backend connection broke and retries ran out: {why}"
-        )),
+        Cause::Failed(Failure::Unknown(why)) => {
+            error(&format!("TRYAGAIN the backend connection broke and retries ran out: {why}"))
+        }
     }
 }
 
@@ -183,7 +191,10 @@ mod tests {
     fn redirections_and_unavailability_are_retried_other_errors_are_replies() {
         let c = classify(Ok(Bytes::from_static(b"-MOVED 12 10.0.0.1:7000\r\n")));
         assert!(matches!(c, Err(Cause::Moved(a)) if a == "10.0.0.1:7000"));
-        assert!(matches!(classify(Ok(Bytes::from_static(b"-TRYAGAIN x\r\n"))), Err(Cause::Busy(_))));
+        assert!(matches!(
+            classify(Ok(Bytes::from_static(b"-TRYAGAIN x\r\n"))),
+            Err(Cause::Busy(_))
+        ));
         assert!(matches!(
             classify(Ok(Bytes::from_static(b"-CLUSTERDOWN Hash slot not served\r\n"))),
             Err(Cause::Busy(_))

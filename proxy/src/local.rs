@@ -54,7 +54,10 @@ pub fn run(
         "readonly" | "readwrite" => out.ok(),
         "client|setname" => {
             if !args[2].iter().all(|&c| (b'!'..=b'~').contains(&c)) {
-                return Err("ERR Client names cannot contain spaces, newlines or special characters.".into());
+                return Err(
+                    "ERR Client names cannot contain spaces, newlines or special characters."
+                        .into(),
+                );
             }
             session.name = (!args[2].is_empty()).then(|| args[2].clone());
             out.ok();

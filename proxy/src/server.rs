@@ -93,7 +93,11 @@ pub async fn run(
     } else {
         let http = crate::control::http_client()?;
         let endpoints = shared.config.config_endpoints.clone();
-        background.spawn(crate::control::poll_routing(shared.clone(), http.clone(), endpoints.clone()));
+        background.spawn(crate::control::poll_routing(
+            shared.clone(),
+            http.clone(),
+            endpoints.clone(),
+        ));
         background.spawn(crate::control::heartbeat(shared.clone(), http, endpoints));
     }
     info!(addr = %local, announce = %shared.announce, "proxy listening");

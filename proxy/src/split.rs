@@ -49,6 +49,10 @@ pub struct Part {
     /// The slot of its first key: where it is routed (all its keys are on one shard).
     pub slot: u16,
     pub cmd: Bytes,
+    /// Argument indexes of its keys.
+    pub keys: Vec<usize>,
+    /// Its keys are in more than one slot.
+    pub multi_slot: bool,
 }
 
 /// A command split over shards.
@@ -63,38 +67,62 @@ pub struct Split {
 /// Splits `args` by the shard of each key under `routes`. Keys of unowned slots are grouped by
 /// slot (their part waits for a table that places them).
 pub fn split(kind: Kind, args: &[Bytes], routes: &Routes, enc: &mut BytesMut) -> Split {
+    let keys = (1..args.len()).step_by(kind.step());
+    split_keys(
+        kind,
+        args,
+        keys,
+        |slot| routes.shard_of(slot).unwrap_or(usize::MAX - usize::from(slot)),
+        enc,
+    )
+}
+
+/// Splits the keys of one part by slot: for a part that a MOVED showed to span shards the
+/// table had as one (each single-slot part then follows its own MOVED).
+pub fn split_by_slot(kind: Kind, args: &[Bytes], part: &Part, enc: &mut BytesMut) -> Split {
+    split_keys(kind, args, part.keys.iter().copied(), usize::from, enc)
+}
+
+/// Groups the keys at argument indexes `keys` by `group_of(slot)`, one part per group in
+/// order of first appearance.
+fn split_keys(
+    kind: Kind,
+    args: &[Bytes],
+    keys: impl Iterator<Item = usize>,
+    group_of: impl Fn(u16) -> usize,
+    enc: &mut BytesMut,
+) -> Split {
     let step = kind.step();
-    // (shard or unowned slot, slot of first key, argument indexes of its keys)
-    let mut groups: Vec<(usize, u16, Vec<usize>)> = Vec::new();
+    // (group, slot of first key, argument indexes of its keys, more than one slot)
+    let mut groups: Vec<(usize, u16, Vec<usize>, bool)> = Vec::new();
     let mut order = Vec::new();
-    let mut i = 1;
-    while i < args.len() {
+    for i in keys {
         let slot = key_hash_slot(&args[i]);
-        let group = routes.shard_of(slot).unwrap_or(usize::MAX - usize::from(slot));
-        let g = match groups.iter().position(|(k, _, _)| *k == group) {
+        let group = group_of(slot);
+        let g = match groups.iter().position(|(k, _, _, _)| *k == group) {
             Some(g) => g,
             None => {
-                groups.push((group, slot, Vec::new()));
+                groups.push((group, slot, Vec::new(), false));
                 groups.len() - 1
             }
         };
         if kind == Kind::Mget {
             order.push((g as u32, groups[g].2.len() as u32));
         }
+        groups[g].3 |= slot != groups[g].1;
         groups[g].2.push(i);
-        i += step;
     }
     let parts = groups
         .into_iter()
-        .map(|(_, slot, keys)| {
+        .map(|(_, slot, keys, multi_slot)| {
             encode_header(enc, 1 + keys.len() * step);
             put_bulk(enc, &args[0]);
-            for k in keys {
+            for &k in &keys {
                 for a in &args[k..k + step] {
                     put_bulk(enc, a);
                 }
             }
-            Part { slot, cmd: enc.split().freeze() }
+            Part { slot, cmd: enc.split().freeze(), keys, multi_slot }
         })
         .collect();
     Split { kind, parts, order }
@@ -200,12 +228,11 @@ mod tests {
 
     #[test]
     fn mget_elements_go_back_in_key_order() {
-        let split = Split {
-            kind: Kind::Mget,
-            parts: vec![],
-            order: vec![(1, 0), (0, 0), (1, 1)],
-        };
-        let replies = [Bytes::from_static(b"*1\r\n$1\r\nb\r\n"), Bytes::from_static(b"*2\r\n$1\r\na\r\n$-1\r\n")];
+        let split = Split { kind: Kind::Mget, parts: vec![], order: vec![(1, 0), (0, 0), (1, 1)] };
+        let replies = [
+            Bytes::from_static(b"*1\r\n$1\r\nb\r\n"),
+            Bytes::from_static(b"*2\r\n$1\r\na\r\n$-1\r\n"),
+        ];
         let mut out = ReplyWriter::new(false);
         merge(&split, &replies, &mut out);
         assert_eq!(out.buffer(), b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$-1\r\n");
@@ -218,7 +245,11 @@ mod tests {
         merge(&split, &[Bytes::from_static(b":2\r\n"), Bytes::from_static(b":3\r\n")], &mut out);
         assert_eq!(out.buffer(), b":5\r\n");
         let mut out = ReplyWriter::new(false);
-        merge(&split, &[Bytes::from_static(b":2\r\n"), Bytes::from_static(b"-ERR x\r\n")], &mut out);
+        merge(
+            &split,
+            &[Bytes::from_static(b":2\r\n"), Bytes::from_static(b"-ERR x\r\n")],
+            &mut out,
+        );
         assert_eq!(out.buffer(), b"-ERR x\r\n");
     }
 }
