@@ -23,13 +23,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::error_body::ErrorBody;
+/// The endpoint rotation lives in `protocol` so the proxy follows the same rules.
+pub use protocol::heartbeat::Endpoints;
 use protocol::heartbeat::{
     AssignedRole, Assignment, PartitionHeartbeat, PartitionHeartbeatReply, ReportedRole,
     PARTITION_PATH,
 };
 use protocol::routing::RoutingTable;
-/// The endpoint rotation lives in `protocol` so the proxy follows the same rules.
-pub use protocol::heartbeat::Endpoints;
 use tracing::{info, warn};
 
 use crate::fence::{Assigned, Decision, Routes};

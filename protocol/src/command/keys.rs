@@ -39,14 +39,21 @@ impl CommandSpec {
     /// legacy first/last/step range, without allocating: what a router needs per command.
     /// `None` for a command with movable keys (use [`CommandSpec::key_indices`]); an empty
     /// range for a command without keys.
-    pub fn fixed_key_range(&self, argc: usize) -> Option<std::iter::StepBy<std::ops::Range<usize>>> {
+    pub fn fixed_key_range(
+        &self,
+        argc: usize,
+    ) -> Option<std::iter::StepBy<std::ops::Range<usize>>> {
         if self.has(flags::MOVABLE_KEYS) {
             return None;
         }
         if self.first_key <= 0 || argc <= self.first_key as usize {
             return Some((0..0).step_by(1));
         }
-        let last = if self.last_key < 0 { argc as i64 + self.last_key as i64 } else { self.last_key as i64 };
+        let last = if self.last_key < 0 {
+            argc as i64 + self.last_key as i64
+        } else {
+            self.last_key as i64
+        };
         let last = (last.max(0) as usize).min(argc - 1);
         let step = self.step.max(1) as usize;
         Some((self.first_key as usize..last + 1).step_by(step))
