@@ -21,6 +21,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run a proxy: one Redis endpoint that routes by hash slot to the shard masters.
+    Proxy(proxy::Config),
     /// Run a config service node (the Raft-replicated cluster map and failover controller).
     ConfigService(config_service::Config),
     /// Operate a cluster through the config service's admin API.
@@ -32,6 +34,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Partition { args } => run_partition(args),
+        Command::Proxy(config) => run_proxy(config),
         Command::ConfigService(config) => run_config_service(config),
         Command::Admin(args) => run_admin(args),
     }
@@ -71,6 +74,21 @@ fn run_config_service(config: config_service::Config) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&config.listen).await?;
         config_service::run(listener, config, shutdown_signal()).await?;
+        anyhow::Ok(())
+    })
+}
+
+fn run_proxy(config: proxy::Config) -> anyhow::Result<()> {
+    init_logging("info");
+    config.validate().map_err(anyhow::Error::msg)?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.threads > 0 {
+        builder.worker_threads(config.threads);
+    }
+    let runtime = builder.enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((config.bind.as_str(), config.port)).await?;
+        proxy::run(listener, config, shutdown_signal()).await?;
         anyhow::Ok(())
     })
 }

@@ -23,6 +23,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::error_body::ErrorBody;
+/// The endpoint rotation lives in `protocol` so the proxy follows the same rules.
+pub use protocol::heartbeat::Endpoints;
 use protocol::heartbeat::{
     AssignedRole, Assignment, PartitionHeartbeat, PartitionHeartbeatReply, ReportedRole,
     PARTITION_PATH,
@@ -91,59 +93,6 @@ pub fn routes_from(table: &RoutingTable, own: Option<u32>) -> Routes {
         })
         .collect();
     Routes { epoch: table.epoch, ranges }
-}
-
-/// The config service's endpoints and which one is asked: the configured ones in turn, moving
-/// to the leader when a 421 answer names one of them.
-///
-/// Only configured endpoints are ever asked. A leader hint names the address the config
-/// servers know each other by, which this server may not be able to use (it may reach the
-/// config service through a relay, a NAT or a load balancer): a hint that is not configured
-/// moves on to the next configured endpoint instead, which finds the leader within one round.
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    list: Vec<String>,
-    index: usize,
-}
-
-impl Endpoints {
-    /// `list` holds base URLs (`http://host:port`); it must not be empty.
-    pub fn new(list: Vec<String>) -> Endpoints {
-        assert!(!list.is_empty(), "no config endpoint");
-        let list = list.into_iter().map(|e| e.trim_end_matches('/').to_string()).collect();
-        Endpoints { list, index: 0 }
-    }
-
-    /// The base URL to ask now.
-    pub fn current(&self) -> &str {
-        &self.list[self.index]
-    }
-
-    /// The current endpoint failed: the next configured one is tried.
-    pub fn rotate(&mut self) {
-        self.index = (self.index + 1) % self.list.len();
-    }
-
-    /// A 421 answer named `leader` (`host:port`, or a URL).
-    pub fn redirect(&mut self, leader: &str) {
-        let url = if leader.contains("://") {
-            leader.trim_end_matches('/').to_string()
-        } else {
-            format!("http://{leader}")
-        };
-        match self.list.iter().position(|e| *e == url) {
-            Some(i) => self.index = i,
-            None => self.rotate(),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.list.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
 }
 
 /// A replica this master waits for while asking for it to join the in-sync set.
@@ -665,27 +614,6 @@ mod tests {
             vec![(8192, 9000, "b:1".to_string()), (9001, 16383, "b:1".to_string())]
         );
         assert_eq!(routes_from(&table, None).ranges.len(), 3);
-    }
-
-    #[test]
-    fn endpoints_rotate_and_follow_the_leader() {
-        let mut e = Endpoints::new(vec!["http://a:1/".into(), "http://b:1".into()]);
-        assert_eq!(e.current(), "http://a:1");
-        e.rotate();
-        assert_eq!(e.current(), "http://b:1");
-        e.rotate();
-        assert_eq!(e.current(), "http://a:1");
-        // A leader among the configured ones is asked from then on.
-        e.redirect("b:1");
-        assert_eq!(e.current(), "http://b:1");
-        e.rotate();
-        assert_eq!(e.current(), "http://a:1");
-        // A leader that is not configured (reached through a relay here, say) is not asked:
-        // the next configured endpoint is.
-        e.redirect("c:9");
-        assert_eq!(e.current(), "http://b:1");
-        e.redirect("http://d:9/");
-        assert_eq!(e.current(), "http://a:1");
     }
 
     #[test]

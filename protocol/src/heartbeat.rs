@@ -129,6 +129,59 @@ pub struct ProxyHeartbeatReply {
     pub epoch: u64,
 }
 
+/// The config service's endpoints and which one is asked: the configured ones in turn, moving
+/// to the leader when a 421 answer names one of them.
+///
+/// Only configured endpoints are ever asked. A leader hint names the address the config
+/// servers know each other by, which the client (partition server or proxy) may not be able to use (it may reach the
+/// config service through a relay, a NAT or a load balancer): a hint that is not configured
+/// moves on to the next configured endpoint instead, which finds the leader within one round.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    list: Vec<String>,
+    index: usize,
+}
+
+impl Endpoints {
+    /// `list` holds base URLs (`http://host:port`); it must not be empty.
+    pub fn new(list: Vec<String>) -> Endpoints {
+        assert!(!list.is_empty(), "no config endpoint");
+        let list = list.into_iter().map(|e| e.trim_end_matches('/').to_string()).collect();
+        Endpoints { list, index: 0 }
+    }
+
+    /// The base URL to ask now.
+    pub fn current(&self) -> &str {
+        &self.list[self.index]
+    }
+
+    /// The current endpoint failed: the next configured one is tried.
+    pub fn rotate(&mut self) {
+        self.index = (self.index + 1) % self.list.len();
+    }
+
+    /// A 421 answer named `leader` (`host:port`, or a URL).
+    pub fn redirect(&mut self, leader: &str) {
+        let url = if leader.contains("://") {
+            leader.trim_end_matches('/').to_string()
+        } else {
+            format!("http://{leader}")
+        };
+        match self.list.iter().position(|e| *e == url) {
+            Some(i) => self.index = i,
+            None => self.rotate(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +211,26 @@ mod tests {
         let role: AssignedRole =
             serde_json::from_str(r#"{"role":"master","lease_ms":1000,"in_sync":["r:1"]}"#).unwrap();
         assert_eq!(role, AssignedRole::Master { lease_ms: 1000, in_sync: vec!["r:1".into()] });
+    }
+
+    #[test]
+    fn endpoints_rotate_and_follow_the_leader() {
+        let mut e = Endpoints::new(vec!["http://a:1/".into(), "http://b:1".into()]);
+        assert_eq!(e.current(), "http://a:1");
+        e.rotate();
+        assert_eq!(e.current(), "http://b:1");
+        e.rotate();
+        assert_eq!(e.current(), "http://a:1");
+        // A leader among the configured ones is asked from then on.
+        e.redirect("b:1");
+        assert_eq!(e.current(), "http://b:1");
+        e.rotate();
+        assert_eq!(e.current(), "http://a:1");
+        // A leader that is not configured (reached through a relay here, say) is not asked:
+        // the next configured endpoint is.
+        e.redirect("c:9");
+        assert_eq!(e.current(), "http://b:1");
+        e.redirect("http://d:9/");
+        assert_eq!(e.current(), "http://a:1");
     }
 }

@@ -1,1 +1,34 @@
-//! `proxy`: see DESIGN.md; filled by its issue.
+//! The rcluster proxy: one Redis endpoint for the whole cluster. Clients connect with any
+//! Redis client; the proxy routes each command by the hash slot of its keys to the shard's
+//! master over a few pipelined connections shared by all clients, splits multi-key commands
+//! over shards, follows the config service's routing table and retries what is safe to retry.
+//!
+//! # Layout
+//! - [`server`]: shared state, the accept loop and shutdown; [`run`] is the entry point.
+//! - [`config`]: command-line flags and their checks.
+//! - [`client`]: one client connection: parse a batch, send every command, write the replies
+//!   in order with one write.
+//! - [`command`]: what happens to one command (local, routed by slot, split, refused).
+//! - [`local`]: the commands the proxy answers itself (connection, COMMAND, CLUSTER).
+//! - [`split`]: MGET/MSET/DEL/UNLINK/EXISTS/TOUCH across shards, and command encoding.
+//! - [`forward`]: sending a request and the retry rules (MOVED, TRYAGAIN, unknown outcomes).
+//! - [`backend`]: pipelined, multiplexed backend connections.
+//! - [`router`]: the routing table in force (atomically replaced) and the backend pools.
+//! - [`control`]: the routing file, and the config service's long-poll and heartbeats.
+//! - [`error`]: start-up errors.
+
+pub mod backend;
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod control;
+pub mod error;
+pub mod forward;
+pub mod local;
+pub mod router;
+pub mod server;
+pub mod split;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use server::run;

@@ -559,20 +559,7 @@ pub fn lookup_write<'a>(state: &'a mut State, key: &[u8], now_ms: u64) -> Option
 /// Where a command's keys are among `args`: the command table's fixed positions, or its key
 /// specs for commands whose keys move (ZUNIONSTORE, EVAL-like forms …).
 pub fn key_indices(spec: &CommandSpec, args: &[Bytes]) -> Vec<usize> {
-    if !spec.has(flags::MOVABLE_KEYS) {
-        if spec.first_key <= 0 {
-            return Vec::new();
-        }
-        let last = if spec.last_key < 0 {
-            args.len() as i64 + spec.last_key as i64
-        } else {
-            spec.last_key as i64
-        };
-        let last = (last.max(0) as usize).min(args.len().saturating_sub(1));
-        let step = spec.step.max(1) as usize;
-        return (spec.first_key as usize..=last).step_by(step).collect();
-    }
-    spec.key_positions(args).unwrap_or_default()
+    spec.key_indices(args)
 }
 
 /// While replies are gated, what this command's reply must wait for (see

@@ -35,6 +35,40 @@ impl CommandSpec {
         self.get_keys.is_some() || self.key_specs.iter().any(|s| s.flags & key_flags::NOT_KEY == 0)
     }
 
+    /// The key positions of a command whose keys don't move (no `movablekeys` flag), from the
+    /// legacy first/last/step range, without allocating: what a router needs per command.
+    /// `None` for a command with movable keys (use [`CommandSpec::key_indices`]); an empty
+    /// range for a command without keys.
+    pub fn fixed_key_range(
+        &self,
+        argc: usize,
+    ) -> Option<std::iter::StepBy<std::ops::Range<usize>>> {
+        if self.has(flags::MOVABLE_KEYS) {
+            return None;
+        }
+        if self.first_key <= 0 || argc <= self.first_key as usize {
+            return Some((0..0).step_by(1));
+        }
+        let last = if self.last_key < 0 {
+            argc as i64 + self.last_key as i64
+        } else {
+            self.last_key as i64
+        };
+        let last = (last.max(0) as usize).min(argc - 1);
+        let step = self.step.max(1) as usize;
+        Some((self.first_key as usize..last + 1).step_by(step))
+    }
+
+    /// Where a command's keys are among `args`: the legacy fixed positions, or the key specs
+    /// (and native procedures) for commands whose keys move (ZUNIONSTORE, EVAL …). Empty when
+    /// none can be found (a malformed command, which then fails on its own).
+    pub fn key_indices(&self, args: &[impl AsRef<[u8]>]) -> Vec<usize> {
+        match self.fixed_key_range(args.len()) {
+            Some(range) => range.collect(),
+            None => self.key_positions(args).unwrap_or_default(),
+        }
+    }
+
     /// Argument indexes of the keys of `args` (the whole command, `args[0]` being its name, and
     /// `args[1]` the subcommand's name for a subcommand), as COMMAND GETKEYS finds them.
     pub fn key_positions(&self, args: &[impl AsRef<[u8]>]) -> Result<Vec<usize>, KeyError> {

@@ -1,0 +1,270 @@
+//! Backend connections: a small pool of pipelined, multiplexed connections per backend
+//! address, shared by every client of the proxy.
+//!
+//! Each connection is one task owning the socket and a bounded queue of requests. Requests are
+//! written in the order they were queued, many per `write` (one syscall per batch, however many
+//! clients contributed), and replies are matched to them first-in first-out — RESP servers
+//! answer in order. A client always uses the same connection of a backend
+//! ([`Pool::send`] picks it by client id), so its own commands to one backend keep their
+//! order. Replies are relayed as the raw bytes the backend sent: the frame parser only finds
+//! where each reply ends.
+//!
+//! A request that never reached the socket fails with [`Failure::NotSent`] (safe to retry); one
+//! written to a connection that then broke fails with [`Failure::Unknown`]: the backend may or
+//! may not have applied it.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use protocol::frame::{check, Check, FrameLimits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tracing::{debug, warn};
+
+/// Why a request got no reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// It was never written to a backend (not connected, connection refused): retrying it
+    /// cannot apply it twice.
+    NotSent(String),
+    /// It was written, then the connection broke before its reply: its outcome is unknown.
+    Unknown(String),
+}
+
+/// A backend's answer: the raw RESP bytes of one reply.
+pub type Reply = Result<Bytes, Failure>;
+
+/// What a client waits on for one request.
+pub type ReplyReceiver = oneshot::Receiver<Reply>;
+
+struct Request {
+    /// The encoded command.
+    cmd: Bytes,
+    tx: oneshot::Sender<Reply>,
+}
+
+/// How backend connections behave (from the proxy's config).
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub connections: usize,
+    pub max_in_flight: usize,
+}
+
+/// The connections to one backend address: `connections` for RESP2 clients and as many for
+/// RESP3 clients (those speak `HELLO 3` first), each set opened on first use.
+pub struct Pool {
+    addr: String,
+    settings: Settings,
+    conns: [OnceLock<Box<[mpsc::Sender<Request>]>>; 2],
+}
+
+/// Writes larger than this are split (bounds the write buffer under a flood).
+const MAX_WRITE: usize = 256 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+/// How long a backend that refused a connection is answered "not sent" before trying again.
+const REFUSED_FOR: Duration = Duration::from_millis(100);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Pool {
+    pub fn new(addr: String, settings: Settings) -> Pool {
+        Pool { addr, settings, conns: [OnceLock::new(), OnceLock::new()] }
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    fn conns(&self, resp3: bool) -> &[mpsc::Sender<Request>] {
+        self.conns[resp3 as usize].get_or_init(|| {
+            (0..self.settings.connections)
+                .map(|_| {
+                    let (tx, rx) = mpsc::channel(self.settings.max_in_flight);
+                    tokio::spawn(supervise(
+                        self.addr.clone(),
+                        resp3,
+                        rx,
+                        self.settings.max_in_flight,
+                    ));
+                    tx
+                })
+                .collect()
+        })
+    }
+
+    /// Queues `cmd` (one encoded command) on the connection of client `client`; waits while
+    /// that connection's queue is full.
+    pub async fn send(&self, resp3: bool, client: u64, cmd: Bytes) -> ReplyReceiver {
+        let conns = self.conns(resp3);
+        let conn = &conns[(client % conns.len() as u64) as usize];
+        let (tx, rx) = oneshot::channel();
+        let req = Request { cmd, tx };
+        let req = match conn.try_send(req) {
+            Ok(()) => return rx,
+            Err(mpsc::error::TrySendError::Full(req)) => req,
+            Err(mpsc::error::TrySendError::Closed(req)) => {
+                let _ = req.tx.send(Err(Failure::NotSent("backend connection closed".into())));
+                return rx;
+            }
+        };
+        if let Err(mpsc::error::SendError(req)) = conn.send(req).await {
+            let _ = req.tx.send(Err(Failure::NotSent("backend connection closed".into())));
+        }
+        rx
+    }
+}
+
+/// Keeps one backend connection up for as long as the pool exists.
+async fn supervise(
+    addr: String,
+    resp3: bool,
+    mut rx: mpsc::Receiver<Request>,
+    max_in_flight: usize,
+) {
+    loop {
+        let connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await;
+        match connected {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                debug!(backend = %addr, resp3, "backend connected");
+                match serve(stream, &mut rx, resp3, max_in_flight).await {
+                    Ok(()) => return,
+                    Err(e) => warn!(backend = %addr, cause = %e, "backend connection lost"),
+                }
+            }
+            Ok(Err(e)) => refuse(&mut rx, &format!("cannot connect to {addr}: {e}")).await,
+            Err(_) => refuse(&mut rx, &format!("connecting to {addr} timed out")).await,
+        }
+        if rx.is_closed() && rx.is_empty() {
+            return;
+        }
+    }
+}
+
+/// Answers every request queued during [`REFUSED_FOR`] as not sent.
+async fn refuse(rx: &mut mpsc::Receiver<Request>, why: &str) {
+    let until = tokio::time::Instant::now() + REFUSED_FOR;
+    while let Ok(Some(req)) = tokio::time::timeout_at(until, rx.recv()).await {
+        let _ = req.tx.send(Err(Failure::NotSent(why.to_string())));
+    }
+}
+
+/// The replies awaited on one connection, in the order their requests were written. `None`
+/// is a reply the proxy itself asked for (the `HELLO 3` of a RESP3 connection).
+type Awaited = Mutex<VecDeque<Option<oneshot::Sender<Reply>>>>;
+
+/// Runs one connection until it breaks (`Err`) or the pool is gone (`Ok`). Whatever was
+/// written and not answered fails as unknown; what was not yet taken from the queue stays.
+async fn serve(
+    stream: TcpStream,
+    rx: &mut mpsc::Receiver<Request>,
+    resp3: bool,
+    max_in_flight: usize,
+) -> std::io::Result<()> {
+    let (mut rd, mut wr) = stream.into_split();
+    let awaited: Awaited = Mutex::new(VecDeque::with_capacity(256));
+    let room = Notify::new();
+    let writer = async {
+        let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+        let mut txs = Vec::with_capacity(64);
+        if resp3 {
+            wbuf.put_slice(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+            awaited.lock().expect("awaited").push_back(None);
+        }
+        loop {
+            if !wbuf.is_empty() {
+                wr.write_all(&wbuf).await?;
+                wbuf.clear();
+            }
+            // The in-flight cap: wait for replies before taking more.
+            loop {
+                let in_flight = awaited.lock().expect("awaited").len();
+                if in_flight < max_in_flight {
+                    break;
+                }
+                room.notified().await;
+            }
+            let Some(first) = rx.recv().await else { return Ok(()) };
+            let mut room_left = max_in_flight - awaited.lock().expect("awaited").len();
+            wbuf.extend_from_slice(&first.cmd);
+            txs.push(Some(first.tx));
+            room_left -= 1;
+            while room_left > 0 && wbuf.len() < MAX_WRITE {
+                match rx.try_recv() {
+                    Ok(req) => {
+                        wbuf.extend_from_slice(&req.cmd);
+                        txs.push(Some(req.tx));
+                        room_left -= 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            // Registered before the bytes leave, so the reader always finds the sender.
+            awaited.lock().expect("awaited").extend(txs.drain(..));
+        }
+    };
+    let reader = async {
+        let limits = FrameLimits::default();
+        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+        let mut replies: Vec<Bytes> = Vec::with_capacity(64);
+        let mut txs = Vec::with_capacity(64);
+        loop {
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+                rbuf.reserve(READ_CHUNK);
+            }
+            if rd.read_buf(&mut rbuf).await? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the backend closed the connection",
+                ));
+            }
+            loop {
+                match check(&rbuf, &limits) {
+                    Ok(Check::Complete(len)) => {
+                        let reply = rbuf.split_to(len).freeze();
+                        // Out-of-band pushes (RESP3) answer no request.
+                        if reply[0] != b'>' {
+                            replies.push(reply);
+                        }
+                    }
+                    Ok(Check::Incomplete { min_len }) => {
+                        rbuf.reserve(min_len.saturating_sub(rbuf.len()));
+                        break;
+                    }
+                    Err(e) => return Err(std::io::Error::other(format!("bad reply: {e}"))),
+                }
+            }
+            if replies.is_empty() {
+                continue;
+            }
+            {
+                let mut awaited = awaited.lock().expect("awaited");
+                if awaited.len() < replies.len() {
+                    return Err(std::io::Error::other("a reply no request was waiting for"));
+                }
+                txs.extend(awaited.drain(..replies.len()));
+            }
+            room.notify_one();
+            for (tx, reply) in txs.drain(..).zip(replies.drain(..)) {
+                if let Some(tx) = tx {
+                    let _ = tx.send(Ok(reply));
+                }
+            }
+        }
+    };
+    let result = tokio::select! {
+        r = writer => r,
+        r = reader => r,
+    };
+    let lost = std::mem::take(&mut *awaited.lock().expect("awaited"));
+    let why = match &result {
+        Ok(()) => "the proxy is stopping".to_string(),
+        Err(e) => e.to_string(),
+    };
+    for tx in lost.into_iter().flatten() {
+        let _ = tx.send(Err(Failure::Unknown(why.clone())));
+    }
+    result
+}

@@ -1,0 +1,260 @@
+//! One client connection: read, parse every complete command, send each where it goes, then
+//! collect the replies in command order and write them with one write.
+//!
+//! All commands of a batch are sent before the first reply is awaited, so a pipeline spread
+//! over shards runs on all of them at once; the replies still go back in the order of the
+//! commands.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use protocol::{ParseLimits, ReplyWriter, RequestParser};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::debug;
+
+use crate::command::{self, Plan, Session};
+use crate::forward::{self, Attempt, Req};
+use crate::server::Shared;
+use crate::split::{self, Split};
+
+/// Read-buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+/// Buffers larger than this are released when empty.
+const KEEP_BUFFER: usize = 4 * READ_CHUNK;
+/// The most commands sent before their replies are collected.
+const MAX_BATCH: usize = 1024;
+
+/// A command sent (or answered) whose reply has not been written yet.
+enum Pending {
+    Done(Bytes),
+    Wait(Req, Attempt),
+    /// The split, each part's attempt, read-only, the command's arguments.
+    Split(Split, Vec<Attempt>, bool, Vec<Bytes>),
+}
+
+struct Conn<'a> {
+    shared: &'a Shared,
+    session: Session,
+    parser: RequestParser,
+    rbuf: BytesMut,
+    /// Replies of the batch, written at once.
+    out: BytesMut,
+    /// Where local replies and merges are encoded (knows the protocol version).
+    scratch: ReplyWriter,
+    /// Where commands are encoded for backends.
+    enc: BytesMut,
+    pending: Vec<Pending>,
+}
+
+/// Serves one client until it quits, breaks the protocol or the proxy stops.
+pub async fn handle(shared: &Shared, mut socket: TcpStream, peer: SocketAddr) {
+    let id = shared.next_client_id();
+    debug!(peer = %peer, id, "client connected");
+    let mut conn = Conn {
+        shared,
+        session: Session {
+            id,
+            authenticated: shared.config.requirepass.is_empty(),
+            resp3: false,
+            name: None,
+            quit: false,
+        },
+        parser: RequestParser::new(ParseLimits::default()),
+        rbuf: BytesMut::new(),
+        out: BytesMut::new(),
+        scratch: ReplyWriter::new(false),
+        enc: BytesMut::new(),
+        pending: Vec::new(),
+    };
+    if let Err(e) = conn.serve(&mut socket).await {
+        debug!(peer = %peer, id, cause = %e, "client connection error");
+    }
+    debug!(peer = %peer, id, "client disconnected");
+}
+
+impl Conn<'_> {
+    async fn serve(&mut self, socket: &mut TcpStream) -> std::io::Result<()> {
+        let mut shutdown = self.shared.shutdown_signal();
+        let idle = Duration::from_secs(self.shared.config.timeout);
+        let mut more = false;
+        loop {
+            if !more {
+                if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
+                    self.rbuf.reserve(READ_CHUNK);
+                }
+                if let Some(need) = self.parser.needed(&self.rbuf) {
+                    self.rbuf.reserve(need.saturating_sub(self.rbuf.len()));
+                }
+                let idle_timer = async {
+                    if idle.is_zero() {
+                        std::future::pending::<()>().await
+                    }
+                    tokio::time::sleep(idle).await
+                };
+                tokio::select! {
+                    n = socket.read_buf(&mut self.rbuf) => {
+                        if n? == 0 {
+                            return Ok(());
+                        }
+                    }
+                    _ = idle_timer => return Ok(()),
+                    _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                }
+            }
+            let mut protocol_error = None;
+            more = false;
+            loop {
+                match self.parser.parse(&mut self.rbuf, self.session.authenticated) {
+                    Ok(Some(args)) if args.is_empty() => continue,
+                    Ok(Some(args)) => {
+                        self.dispatch(args).await;
+                        if self.session.quit {
+                            break;
+                        }
+                        if self.pending.len() >= MAX_BATCH {
+                            more = !self.rbuf.is_empty();
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        protocol_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            self.collect().await;
+            if let Some(e) = &protocol_error {
+                self.scratch.error(&format!("ERR {e}"));
+                self.out.extend_from_slice(self.scratch.buffer());
+                self.scratch.clear();
+            }
+            if !self.out.is_empty() {
+                socket.write_all(&self.out).await?;
+                self.out.clear();
+            }
+            if self.session.quit || protocol_error.is_some() {
+                return Ok(());
+            }
+            if self.out.capacity() > KEEP_BUFFER {
+                self.out = BytesMut::new();
+            }
+            if self.rbuf.is_empty() && self.rbuf.capacity() > KEEP_BUFFER {
+                self.rbuf = BytesMut::new();
+            }
+        }
+    }
+
+    /// Plans one command and sends it (or records its local reply).
+    async fn dispatch(&mut self, args: Vec<Bytes>) {
+        let plan = command::plan(self.shared, &mut self.session, &args, &mut self.scratch);
+        let req = |cmd: Bytes, slot: Option<u16>, readonly: bool, session: &Session| Req {
+            cmd,
+            slot,
+            readonly,
+            resp3: session.resp3,
+            client: session.id,
+        };
+        match plan {
+            Plan::Local => {
+                let reply = self.scratch.buffer_mut().split().freeze();
+                self.pending.push(Pending::Done(reply));
+            }
+            Plan::Slot { slot, readonly } => {
+                let cmd = split::encode_command(&mut self.enc, &args);
+                let r = req(cmd, Some(slot), readonly, &self.session);
+                let attempt = forward::send(self.shared, &r).await;
+                self.pending.push(Pending::Wait(r, attempt));
+            }
+            Plan::Any { readonly } => {
+                let cmd = split::encode_command(&mut self.enc, &args);
+                let r = req(cmd, None, readonly, &self.session);
+                let attempt = forward::send(self.shared, &r).await;
+                self.pending.push(Pending::Wait(r, attempt));
+            }
+            Plan::Split(kind) => {
+                let readonly = kind == split::Kind::Mget;
+                let s = {
+                    let routes = self.shared.router.routes();
+                    split::split(kind, &args, &routes, &mut self.enc)
+                };
+                let mut attempts = Vec::with_capacity(s.parts.len());
+                for part in &s.parts {
+                    let r = req(part.cmd.clone(), Some(part.slot), readonly, &self.session);
+                    attempts.push(forward::send(self.shared, &r).await);
+                }
+                self.pending.push(Pending::Split(s, attempts, readonly, args));
+            }
+        }
+    }
+
+    fn part_req(&self, part: &split::Part, readonly: bool) -> Req {
+        Req {
+            cmd: part.cmd.clone(),
+            slot: Some(part.slot),
+            readonly,
+            resp3: self.session.resp3,
+            client: self.session.id,
+        }
+    }
+
+    /// The reply of one part of a split command. A part whose keys the table put on one shard
+    /// but that got MOVED is split again by slot, each slot following its own redirection.
+    async fn part_reply(
+        &mut self,
+        kind: split::Kind,
+        args: &[Bytes],
+        part: &split::Part,
+        attempt: Attempt,
+        readonly: bool,
+    ) -> Bytes {
+        let req = self.part_req(part, readonly);
+        match forward::first_reply(attempt).await {
+            Ok(bytes) => bytes,
+            Err(forward::Cause::Moved(_)) if part.multi_slot => {
+                let s = split::split_by_slot(kind, args, part, &mut self.enc);
+                let mut replies = Vec::with_capacity(s.parts.len());
+                for p in &s.parts {
+                    let r = self.part_req(p, readonly);
+                    let attempt = forward::send(self.shared, &r).await;
+                    replies.push(forward::complete(self.shared, &r, attempt).await);
+                }
+                let mut w = ReplyWriter::new(self.session.resp3);
+                split::merge(&s, &replies, &mut w);
+                w.buffer_mut().split().freeze()
+            }
+            Err(cause) => forward::retry(self.shared, &req, cause).await,
+        }
+    }
+
+    /// Waits for every pending reply, in order, into `out`.
+    async fn collect(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending);
+        for p in pending.drain(..) {
+            match p {
+                Pending::Done(reply) => self.out.extend_from_slice(&reply),
+                Pending::Wait(req, attempt) => {
+                    let reply = forward::complete(self.shared, &req, attempt).await;
+                    self.out.extend_from_slice(&reply);
+                }
+                Pending::Split(s, attempts, readonly, args) => {
+                    let mut replies = Vec::with_capacity(attempts.len());
+                    for (part, attempt) in s.parts.iter().zip(attempts) {
+                        replies.push(self.part_reply(s.kind, &args, part, attempt, readonly).await);
+                    }
+                    if replies.len() == 1 {
+                        // One shard held every key: its reply is the reply.
+                        self.out.extend_from_slice(&replies[0]);
+                        continue;
+                    }
+                    split::merge(&s, &replies, &mut self.scratch);
+                    self.out.extend_from_slice(self.scratch.buffer());
+                    self.scratch.clear();
+                }
+            }
+        }
+        self.pending = pending;
+    }
+}

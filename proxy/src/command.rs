@@ -1,0 +1,188 @@
+//! What the proxy does with one command: answer it itself (connection and CLUSTER commands),
+//! route it by the hash slot of its keys, split it over shards (MGET, MSET, DEL …), or refuse
+//! it with an error naming the command and the reason — never route it somewhere it may not
+//! belong.
+
+use bytes::Bytes;
+use protocol::command::{self as table, flags, CommandSpec};
+use protocol::key_hash_slot;
+use protocol::ReplyWriter;
+
+use crate::server::Shared;
+use crate::split::Kind;
+
+/// The state of one client connection that commands change.
+#[derive(Debug)]
+pub struct Session {
+    pub id: u64,
+    pub authenticated: bool,
+    pub resp3: bool,
+    pub name: Option<Bytes>,
+    /// QUIT was received: close after the replies so far.
+    pub quit: bool,
+}
+
+/// Where a command goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Answered by the proxy; the reply has been written.
+    Local,
+    /// To the master of `slot`.
+    Slot { slot: u16, readonly: bool },
+    /// To any master (the command reads nothing of the keyspace).
+    Any { readonly: bool },
+    /// Split over the shards of its keys.
+    Split(Kind),
+}
+
+/// Decides where `args` goes; a local reply or an error is written to `out` (then the plan is
+/// [`Plan::Local`]).
+pub fn plan(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut ReplyWriter) -> Plan {
+    match route(shared, session, args, out) {
+        Ok(plan) => plan,
+        Err(text) => {
+            out.error(&text);
+            Plan::Local
+        }
+    }
+}
+
+fn route(
+    shared: &Shared,
+    session: &mut Session,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> Result<Plan, String> {
+    let Some(top) = table::lookup(&args[0]) else {
+        return Err(unknown_command(args));
+    };
+    if !session.authenticated && !top.has(flags::NO_AUTH) {
+        return Err("NOAUTH Authentication required.".into());
+    }
+    if !top.arity_ok(args.len()) {
+        return Err(wrong_arity(top.name));
+    }
+    let spec = if top.subcommands.is_empty() || args.len() < 2 {
+        top
+    } else {
+        let sub = top.subcommand(&args[1]).ok_or_else(|| unknown_subcommand(top.name, &args[1]))?;
+        if !sub.arity_ok(args.len()) {
+            return Err(wrong_arity(sub.name));
+        }
+        sub
+    };
+    if let Some(plan) = crate::local::run(shared, session, spec, args, out)? {
+        return Ok(plan);
+    }
+    refuse_unsupported(spec)?;
+    let readonly = spec.has(flags::READONLY);
+    if let Some(kind) = Kind::of(spec) {
+        if kind == Kind::Mset && args.len() & 1 == 0 {
+            return Err(wrong_arity(spec.name));
+        }
+        return Ok(Plan::Split(kind));
+    }
+    match key_slot(spec, args)? {
+        Some(slot) => Ok(Plan::Slot { slot, readonly }),
+        None => Err(format!(
+            "ERR '{}' is not supported through the proxy yet: it names no key to route by",
+            spec.name
+        )),
+    }
+}
+
+/// The one slot of the command's keys; `None` when it has none; CROSSSLOT when they differ.
+fn key_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<Option<u16>, String> {
+    let mut slot = None;
+    let mut take = |i: usize| -> Result<(), String> {
+        let s = key_hash_slot(&args[i]);
+        match slot {
+            Some(prev) if prev != s => Err(CROSSSLOT.to_string()),
+            _ => {
+                slot = Some(s);
+                Ok(())
+            }
+        }
+    };
+    match spec.fixed_key_range(args.len()) {
+        Some(range) => range.into_iter().try_for_each(&mut take)?,
+        None => spec.key_indices(args).into_iter().try_for_each(&mut take)?,
+    }
+    Ok(slot)
+}
+
+/// Redis Cluster's error for keys in different slots.
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+
+/// Commands that need what this phase of the proxy does not have yet (pinned connections,
+/// fan-out): a clear error rather than a wrong answer.
+fn refuse_unsupported(spec: &CommandSpec) -> Result<(), String> {
+    let why = match spec.name {
+        "multi" | "exec" | "discard" | "watch" | "unwatch" => {
+            Some("transactions are not supported through the proxy yet")
+        }
+        "scan" | "keys" | "dbsize" | "randomkey" | "flushdb" | "flushall" | "info" | "slowlog"
+        | "wait" | "monitor" | "sync" | "psync" | "replicaof" | "slaveof" | "shutdown" => {
+            Some("it needs every shard, which the proxy does not do yet")
+        }
+        _ if spec.has(flags::BLOCKING) => {
+            Some("blocking commands are not supported through the proxy yet")
+        }
+        _ if spec.has(flags::PUBSUB) => Some("Pub/Sub is not supported through the proxy yet"),
+        _ => None,
+    };
+    match why {
+        Some(why) => Err(format!("ERR '{}' is not supported through the proxy: {why}", spec.name)),
+        None => Ok(()),
+    }
+}
+
+pub fn wrong_arity(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+fn clip(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
+}
+
+/// Redis's text for an unknown command, quoting up to the first arguments.
+fn unknown_command(args: &[Bytes]) -> String {
+    let mut text =
+        format!("ERR unknown command '{}', with args beginning with: ", clip(&args[0], 128));
+    for a in &args[1..] {
+        if text.len() >= 128 {
+            break;
+        }
+        text.push_str(&format!("'{}' ", clip(a, 128 - text.len().min(128))));
+    }
+    text
+}
+
+pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
+    format!("ERR unknown subcommand '{}'. Try {} HELP.", clip(sub, 128), cmd.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot_of(args: &[&str]) -> Result<Option<u16>, String> {
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let spec = table::resolve(&args).unwrap();
+        key_slot(spec, &args)
+    }
+
+    #[test]
+    fn keys_give_one_slot_or_crossslot() {
+        assert_eq!(slot_of(&["get", "foo"]), Ok(Some(key_hash_slot(b"foo"))));
+        assert_eq!(slot_of(&["rename", "{a}1", "{a}2"]), Ok(Some(key_hash_slot(b"a"))));
+        assert_eq!(slot_of(&["rename", "a", "b"]), Err(CROSSSLOT.to_string()));
+        // Movable keys: ZUNIONSTORE's destination and numkeys-counted sources.
+        assert_eq!(
+            slot_of(&["zunionstore", "{x}d", "2", "{x}a", "{x}b"]),
+            Ok(Some(key_hash_slot(b"x")))
+        );
+        assert_eq!(slot_of(&["zunionstore", "d", "2", "a", "b"]), Err(CROSSSLOT.to_string()));
+        assert_eq!(slot_of(&["ping"]), Ok(None));
+    }
+}

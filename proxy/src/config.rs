@@ -1,0 +1,149 @@
+//! The proxy's settings: command-line flags (clap) and their checks.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `rcluster proxy …`
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// The RESP port clients connect to.
+    #[arg(long, default_value_t = 6379)]
+    pub port: u16,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// The address clients and the config service know this proxy by (`host:port`), for
+    /// CLUSTER SLOTS/NODES and heartbeats. Default: the listening address.
+    #[arg(long)]
+    pub announce: Option<String>,
+    /// The config service's endpoints (`http://host:port`, comma-separated): the routing
+    /// table is long-polled from them and heartbeats go to them.
+    #[arg(long, value_delimiter = ',', conflicts_with = "routing_file")]
+    pub config_endpoints: Vec<String>,
+    /// A static routing table (JSON, the format of `GET /v1/routing`), for fronting servers
+    /// no config service manages.
+    #[arg(long)]
+    pub routing_file: Option<PathBuf>,
+    /// How long a request may be retried (MOVED, TRYAGAIN, CLUSTERDOWN, refused connections)
+    /// before the client gets the error.
+    #[arg(long, default_value_t = 5000)]
+    pub retry_deadline_ms: u64,
+    /// The password clients must give with AUTH (empty: none).
+    #[arg(long, default_value = "")]
+    pub requirepass: String,
+    /// Pipelined connections per backend (and protocol version); clients are spread over them.
+    #[arg(long, default_value_t = 2)]
+    pub backend_connections: usize,
+    /// The most requests in flight on one backend connection; senders wait beyond it.
+    #[arg(long, default_value_t = 4096)]
+    pub backend_max_in_flight: usize,
+    /// The most client connections; more are refused with Redis's error.
+    #[arg(long, default_value_t = 10000)]
+    pub maxclients: usize,
+    /// Close client connections idle for this many seconds (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub timeout: u64,
+    /// How often to heartbeat the config service.
+    #[arg(long, default_value_t = 1000)]
+    pub heartbeat_ms: u64,
+    /// Worker threads of the proxy's runtime (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 6379,
+            bind: "127.0.0.1".into(),
+            announce: None,
+            config_endpoints: Vec::new(),
+            routing_file: None,
+            retry_deadline_ms: 5000,
+            requirepass: String::new(),
+            backend_connections: 2,
+            backend_max_in_flight: 4096,
+            maxclients: 10000,
+            timeout: 0,
+            heartbeat_ms: 1000,
+            threads: 0,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the settings that clap cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        match (&self.routing_file, self.config_endpoints.is_empty()) {
+            (None, true) => {
+                return Err("one of --config-endpoints or --routing-file is needed".into())
+            }
+            (Some(_), false) => {
+                return Err("--config-endpoints and --routing-file exclude each other".into())
+            }
+            _ => {}
+        }
+        for e in &self.config_endpoints {
+            if !e.starts_with("http://") {
+                return Err(format!("config endpoint {e:?} is not an http:// URL"));
+            }
+        }
+        if self.backend_connections == 0 {
+            return Err("--backend-connections must be at least 1".into());
+        }
+        if self.backend_max_in_flight == 0 {
+            return Err("--backend-max-in-flight must be at least 1".into());
+        }
+        if self.maxclients == 0 {
+            return Err("--maxclients must be at least 1".into());
+        }
+        if self.retry_deadline_ms == 0 {
+            return Err("--retry-deadline-ms must be at least 1".into());
+        }
+        if self.heartbeat_ms == 0 {
+            return Err("--heartbeat-ms must be at least 1".into());
+        }
+        if let Some(a) = &self.announce {
+            if a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+                return Err(format!("--announce {a:?} is not host:port"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn retry_deadline(&self) -> Duration {
+        Duration::from_millis(self.retry_deadline_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn needs_exactly_one_routing_source() {
+        let mut c = Config::default();
+        assert!(c.validate().is_err());
+        c.routing_file = Some("r.json".into());
+        assert!(c.validate().is_ok());
+        c.config_endpoints = vec!["http://a:1".into()];
+        assert!(c.validate().is_err());
+        c.routing_file = None;
+        assert!(c.validate().is_ok());
+        c.config_endpoints = vec!["a:1".into()];
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn limits_must_be_positive() {
+        let c =
+            Config { routing_file: Some("r".into()), backend_connections: 0, ..Config::default() };
+        assert!(c.validate().is_err());
+        let c = Config {
+            routing_file: Some("r".into()),
+            announce: Some("x".into()),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+    }
+}

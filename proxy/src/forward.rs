@@ -1,0 +1,208 @@
+//! Sending one request to its backend and retrying it while that is safe (DESIGN.md, "Roles,
+//! leases and failover", point 7).
+//!
+//! - `-MOVED <slot> <addr>`: the request was not run; it goes to `addr` at once and the
+//!   routing table is refreshed.
+//! - `-TRYAGAIN …` (a master without a lease), `-CLUSTERDOWN …`, a refused connection, a slot
+//!   no table places: the request was not run; it is retried when a newer table arrives or
+//!   after a short backoff.
+//! - The connection broke after the request was written: its outcome is unknown. A read-only
+//!   command is retried; anything else gets an error saying so — never a second write.
+//! - `-ASK` belongs to slot migrations (phase 2): it reaches the client as the error it is.
+//!
+//! Every retry happens before the retry deadline (`--retry-deadline-ms`); then the client
+//! gets the last error.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::backend::{Failure, Reply, ReplyReceiver};
+use crate::server::Shared;
+
+/// One request to one backend.
+#[derive(Debug, Clone)]
+pub struct Req {
+    /// The encoded command.
+    pub cmd: Bytes,
+    /// The slot it is routed by; `None`: any master.
+    pub slot: Option<u16>,
+    /// Read-only commands may be retried when their outcome is unknown.
+    pub readonly: bool,
+    /// Sent on the client's protocol version's connections.
+    pub resp3: bool,
+    /// The client, which picks the backend connection (keeps its commands in order).
+    pub client: u64,
+}
+
+/// Why a request has no usable reply yet.
+#[derive(Debug)]
+pub enum Cause {
+    /// `-MOVED`: the owner is at this address.
+    Moved(String),
+    /// `-TRYAGAIN` / `-CLUSTERDOWN` from the backend (its reply).
+    Busy(Bytes),
+    /// The table places the slot nowhere.
+    NoRoute,
+    Failed(Failure),
+}
+
+/// What a first attempt came to.
+pub type Attempt = Result<ReplyReceiver, Cause>;
+
+/// Sends `req` where the table in force routes it.
+pub async fn send(shared: &Shared, req: &Req) -> Attempt {
+    let pool = {
+        let routes = shared.router.routes();
+        match req.slot {
+            Some(slot) => routes.pool_for_slot(slot).cloned(),
+            None => routes.any_pool().cloned(),
+        }
+    };
+    match pool {
+        Some(pool) => Ok(pool.send(req.resp3, req.client, req.cmd.clone()).await),
+        None => Err(Cause::NoRoute),
+    }
+}
+
+/// Sorts a backend reply into a final one or a reason to retry.
+fn classify(reply: Reply) -> Result<Bytes, Cause> {
+    let bytes = reply.map_err(Cause::Failed)?;
+    if bytes.first() != Some(&b'-') {
+        return Ok(bytes);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"-MOVED ") {
+        let text = String::from_utf8_lossy(rest);
+        if let Some(addr) = text.split_ascii_whitespace().nth(1) {
+            return Err(Cause::Moved(addr.to_string()));
+        }
+        return Ok(bytes);
+    }
+    if bytes.starts_with(b"-TRYAGAIN") || bytes.starts_with(b"-CLUSTERDOWN") {
+        return Err(Cause::Busy(bytes));
+    }
+    Ok(bytes)
+}
+
+async fn receive(rx: ReplyReceiver) -> Reply {
+    // The connection task always answers; a dropped sender means it died mid-request.
+    rx.await.unwrap_or_else(|_| Err(Failure::Unknown("the backend connection task ended".into())))
+}
+
+fn error(text: &str) -> Bytes {
+    let mut w = protocol::ReplyWriter::new(false);
+    w.error(text);
+    w.buffer_mut().split().freeze()
+}
+
+/// The retry backoff: 10 ms doubling to 200 ms.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(10u64 << attempt.min(5)).min(Duration::from_millis(200))
+}
+
+/// Waits for the first attempt's reply and retries as the rules allow; the reply to give the
+/// client.
+pub async fn complete(shared: &Shared, req: &Req, first: Attempt) -> Bytes {
+    match first_reply(first).await {
+        Ok(bytes) => bytes,
+        Err(cause) => retry(shared, req, cause).await,
+    }
+}
+
+/// The first attempt's reply, or why it must be retried.
+pub async fn first_reply(first: Attempt) -> Result<Bytes, Cause> {
+    match first {
+        Ok(rx) => classify(receive(rx).await),
+        Err(cause) => Err(cause),
+    }
+}
+
+/// Retries `req` after `cause`, as the rules allow; the reply to give the client.
+pub async fn retry(shared: &Shared, req: &Req, mut cause: Cause) -> Bytes {
+    let deadline = Instant::now() + shared.config.retry_deadline();
+    let mut attempt = 0u32;
+    loop {
+        if let Cause::Failed(Failure::Unknown(why)) = &cause {
+            if !req.readonly {
+                return error(&format!(
+                    "ERR the connection to the backend broke after the command was sent ({why}): \
+                     its outcome is unknown"
+                ));
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return give_up(cause);
+        }
+        let pool = match &cause {
+            Cause::Moved(addr) => {
+                shared.router.request_refresh();
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt).min(deadline - now)).await;
+                }
+                Some(shared.router.pool(addr))
+            }
+            Cause::Failed(Failure::Unknown(_)) if attempt == 0 => None,
+            _ => {
+                let epoch = shared.router.epoch();
+                shared.router.wait_newer(epoch, backoff(attempt).min(deadline - now)).await;
+                None
+            }
+        };
+        attempt += 1;
+        let sent = match pool {
+            Some(pool) => Ok(pool.send(req.resp3, req.client, req.cmd.clone()).await),
+            None => send(shared, req).await,
+        };
+        let reply = match sent {
+            Ok(rx) => classify(receive(rx).await),
+            Err(c) => Err(c),
+        };
+        match reply {
+            Ok(bytes) => return bytes,
+            Err(c) => cause = c,
+        }
+    }
+}
+
+/// The reply once the deadline has passed.
+fn give_up(cause: Cause) -> Bytes {
+    match cause {
+        Cause::Busy(reply) => reply,
+        Cause::NoRoute => error("CLUSTERDOWN Hash slot not served"),
+        Cause::Moved(addr) => {
+            error(&format!("TRYAGAIN still redirected to {addr} when the retry deadline passed"))
+        }
+        Cause::Failed(Failure::NotSent(why)) => {
+            error(&format!("TRYAGAIN no backend reachable before the retry deadline: {why}"))
+        }
+        Cause::Failed(Failure::Unknown(why)) => {
+            error(&format!("TRYAGAIN the backend connection broke and retries ran out: {why}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirections_and_unavailability_are_retried_other_errors_are_replies() {
+        let c = classify(Ok(Bytes::from_static(b"-MOVED 12 10.0.0.1:7000\r\n")));
+        assert!(matches!(c, Err(Cause::Moved(a)) if a == "10.0.0.1:7000"));
+        assert!(matches!(
+            classify(Ok(Bytes::from_static(b"-TRYAGAIN x\r\n"))),
+            Err(Cause::Busy(_))
+        ));
+        assert!(matches!(
+            classify(Ok(Bytes::from_static(b"-CLUSTERDOWN Hash slot not served\r\n"))),
+            Err(Cause::Busy(_))
+        ));
+        for final_reply in [&b"-ASK 12 h:1\r\n"[..], b"-ERR no\r\n", b"+OK\r\n", b"$-1\r\n"] {
+            assert_eq!(classify(Ok(Bytes::copy_from_slice(final_reply))).unwrap(), final_reply);
+        }
+        assert_eq!(backoff(0), Duration::from_millis(10));
+        assert_eq!(backoff(9), Duration::from_millis(200));
+    }
+}

@@ -1,0 +1,185 @@
+//! The routing table in force and the backends it names.
+//!
+//! [`Routes`] is one routing table made ready for lookups: a 16384-entry slot → shard array
+//! built once, and the backend [`Pool`] of each shard's master. The router holds it in an
+//! `ArcSwap`: connections load it once per batch without a lock, and a new table replaces it
+//! atomically. Pools are kept by address across tables, so a table that moves slots between
+//! the same servers reuses their connections.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use protocol::routing::{RoutingError, RoutingTable};
+use protocol::SLOT_COUNT;
+use tokio::sync::{watch, Notify};
+
+use crate::backend::{Pool, Settings};
+
+/// No shard owns the slot.
+const UNOWNED: u16 = u16::MAX;
+
+/// A routing table ready for lookups.
+pub struct Routes {
+    pub table: RoutingTable,
+    /// Per slot, the index in `pools` of its master, or [`UNOWNED`].
+    owner: Box<[u16]>,
+    pools: Vec<Arc<Pool>>,
+}
+
+impl Routes {
+    pub fn epoch(&self) -> u64 {
+        self.table.epoch
+    }
+
+    /// The shard (its index in the table) that owns `slot`.
+    pub fn shard_of(&self, slot: u16) -> Option<usize> {
+        match self.owner[usize::from(slot)] {
+            UNOWNED => None,
+            i => Some(usize::from(i)),
+        }
+    }
+
+    /// The master of the shard at `index`.
+    pub fn shard_pool(&self, index: usize) -> &Arc<Pool> {
+        &self.pools[index]
+    }
+
+    /// The master serving `slot`.
+    pub fn pool_for_slot(&self, slot: u16) -> Option<&Arc<Pool>> {
+        self.shard_of(slot).map(|i| &self.pools[i])
+    }
+
+    /// Some master, for commands any of them can answer (TIME).
+    pub fn any_pool(&self) -> Option<&Arc<Pool>> {
+        self.pools.first()
+    }
+}
+
+/// The routing table in force, its backends, and the signals around replacing it.
+pub struct Router {
+    current: ArcSwap<Routes>,
+    pools: Mutex<HashMap<String, Arc<Pool>>>,
+    settings: Settings,
+    /// The epoch in force, for waiting on a newer table.
+    epoch: watch::Sender<u64>,
+    /// Someone saw a sign that the table is stale (MOVED, a newer epoch in a heartbeat).
+    refresh: Notify,
+}
+
+impl Router {
+    /// A router with an empty table (every slot unowned) until one is installed.
+    pub fn new(settings: Settings) -> Router {
+        let empty = Routes {
+            table: RoutingTable::default(),
+            owner: vec![UNOWNED; SLOT_COUNT].into_boxed_slice(),
+            pools: Vec::new(),
+        };
+        Router {
+            current: ArcSwap::from_pointee(empty),
+            pools: Mutex::new(HashMap::new()),
+            settings,
+            epoch: watch::channel(0).0,
+            refresh: Notify::new(),
+        }
+    }
+
+    /// The table in force.
+    pub fn routes(&self) -> arc_swap::Guard<Arc<Routes>> {
+        self.current.load()
+    }
+
+    pub fn epoch(&self) -> u64 {
+        *self.epoch.borrow()
+    }
+
+    /// Replaces the table if `table` is valid and not older than the one in force (an equal
+    /// epoch replaces it too: a routing file is reloaded as it is). Returns whether it did.
+    pub fn install(&self, table: RoutingTable) -> Result<bool, RoutingError> {
+        let owners = table.slot_owners()?;
+        if table.epoch < self.epoch() {
+            return Ok(false);
+        }
+        let pools: Vec<Arc<Pool>> = table.shards.iter().map(|s| self.pool(&s.master)).collect();
+        let owner = owners
+            .iter()
+            .map(|o| o.map_or(UNOWNED, |i| i as u16))
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        let epoch = table.epoch;
+        self.current.store(Arc::new(Routes { table, owner, pools }));
+        self.epoch.send_replace(epoch);
+        Ok(true)
+    }
+
+    /// The pool of the backend at `addr` (made on first use).
+    pub fn pool(&self, addr: &str) -> Arc<Pool> {
+        let mut pools = self.pools.lock().expect("pools");
+        if let Some(p) = pools.get(addr) {
+            return p.clone();
+        }
+        let p = Arc::new(Pool::new(addr.to_string(), self.settings));
+        pools.insert(addr.to_string(), p.clone());
+        p
+    }
+
+    /// Waits until a table newer than `epoch` is in force, at most `max`.
+    pub async fn wait_newer(&self, epoch: u64, max: Duration) {
+        let mut rx = self.epoch.subscribe();
+        let _ = tokio::time::timeout(max, rx.wait_for(|e| *e > epoch)).await;
+    }
+
+    /// Asks the routing refresher to fetch the table now.
+    pub fn request_refresh(&self) {
+        self.refresh.notify_one();
+    }
+
+    /// Completes when someone asked for a refresh.
+    pub async fn refresh_requested(&self) {
+        self.refresh.notified().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::routing::{ShardRoute, SlotRange};
+
+    fn table(epoch: u64, masters: &[&str]) -> RoutingTable {
+        let ranges = SlotRange::split_even(masters.len());
+        RoutingTable {
+            epoch,
+            shards: masters
+                .iter()
+                .zip(ranges)
+                .enumerate()
+                .map(|(i, (m, r))| ShardRoute {
+                    id: i as u32,
+                    shard_epoch: 0,
+                    master: m.to_string(),
+                    replicas: vec![],
+                    slots: vec![r],
+                })
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn tables_replace_in_epoch_order_and_share_pools() {
+        let r = Router::new(Settings { connections: 1, max_in_flight: 8 });
+        assert!(r.routes().pool_for_slot(0).is_none());
+        assert!(r.install(table(2, &["a:1", "b:1", "c:1"])).unwrap());
+        assert_eq!(r.routes().pool_for_slot(0).unwrap().addr(), "a:1");
+        assert_eq!(r.routes().pool_for_slot(16383).unwrap().addr(), "c:1");
+        let before = r.routes().pool_for_slot(16383).unwrap().clone();
+        assert!(!r.install(table(1, &["x:1"])).unwrap());
+        assert!(r.install(table(3, &["c:1"])).unwrap());
+        assert!(Arc::ptr_eq(&before, r.routes().pool_for_slot(0).unwrap()));
+        assert_eq!(r.epoch(), 3);
+        let mut bad = table(4, &["a:1", "b:1"]);
+        bad.shards[1].slots.push(SlotRange::new(0, 0));
+        assert!(r.install(bad).is_err());
+        assert_eq!(r.epoch(), 3);
+    }
+}

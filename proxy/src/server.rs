@@ -1,0 +1,155 @@
+//! The proxy's shared state, the accept loop and graceful shutdown; [`run`] is the entry point
+//! of the binary and of in-process tests.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::backend::Settings;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::router::Router;
+
+/// What every connection of the proxy shares.
+pub struct Shared {
+    pub config: Config,
+    pub router: Router,
+    /// The address clients know the proxy by (`host:port`).
+    pub announce: String,
+    /// Its CLUSTER node id: 40 hex digits derived from `announce`, stable across restarts.
+    pub node_id: String,
+    /// Connected clients.
+    pub clients: AtomicUsize,
+    next_client_id: AtomicU64,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    pub fn new(config: Config, announce: String) -> Arc<Shared> {
+        let settings = Settings {
+            connections: config.backend_connections,
+            max_in_flight: config.backend_max_in_flight,
+        };
+        Arc::new(Shared {
+            router: Router::new(settings),
+            node_id: node_id(&announce),
+            announce,
+            config,
+            clients: AtomicUsize::new(0),
+            next_client_id: AtomicU64::new(1),
+            shutdown: watch::channel(false).0,
+        })
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// 40 hex digits from an address (FNV-1a, widened): Redis Cluster node ids are that long.
+fn node_id(addr: &str) -> String {
+    let mut out = String::with_capacity(40);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for round in 0u8..3 {
+        for &b in addr.as_bytes().iter().chain(std::iter::once(&round)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        out.push_str(&format!("{h:016x}"));
+    }
+    out.truncate(40);
+    out
+}
+
+/// How long connections get to finish after the shutdown signal.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Serves clients on `listener` until `shutdown` completes: loads the routing file or starts
+/// following the config service, then accepts.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    config.validate().map_err(Error::Config)?;
+    let local = listener.local_addr()?;
+    let announce = config.announce.clone().unwrap_or_else(|| local.to_string());
+    let shared = Shared::new(config, announce);
+    let mut background = JoinSet::new();
+    if let Some(path) = &shared.config.routing_file {
+        let table = crate::control::load_routing_file(path)?;
+        shared.router.install(table).map_err(|e| Error::Config(e.to_string()))?;
+    } else {
+        let http = crate::control::http_client()?;
+        let endpoints = shared.config.config_endpoints.clone();
+        background.spawn(crate::control::poll_routing(
+            shared.clone(),
+            http.clone(),
+            endpoints.clone(),
+        ));
+        background.spawn(crate::control::heartbeat(shared.clone(), http, endpoints));
+    }
+    info!(addr = %local, announce = %shared.announce, "proxy listening");
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (mut socket, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors and the like: pause instead of spinning.
+                        warn!(cause = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = socket.set_nodelay(true);
+                if shared.clients.fetch_add(1, Ordering::Relaxed) >= shared.config.maxclients {
+                    shared.clients.fetch_sub(1, Ordering::Relaxed);
+                    tokio::spawn(async move {
+                        let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+                    });
+                    continue;
+                }
+                let s = shared.clone();
+                connections.spawn(async move {
+                    crate::client::handle(&s, socket, peer).await;
+                    s.clients.fetch_sub(1, Ordering::Relaxed);
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    info!("proxy shutting down");
+    drop(listener);
+    shared.shutdown.send_replace(true);
+    let _ = tokio::time::timeout(GRACE, async { while connections.join_next().await.is_some() {} })
+        .await;
+    connections.abort_all();
+    background.abort_all();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn node_ids_are_40_hex_digits_and_differ() {
+        let a = super::node_id("127.0.0.1:6379");
+        assert_eq!(a.len(), 40);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, super::node_id("127.0.0.1:6380"));
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the proxy: real partition servers in-process behind a real proxy on
+//! ephemeral loopback ports, driven by the `redis` crate and raw RESP. One test binary for the
+//! crate keeps link times down; each concern has its own module.
+
+mod util;
+
+mod families;
+mod local;
+mod multikey;
+mod pipeline;
+mod retry;
