@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod local;
+
 /// Counts allocations so that `used_memory` and `maxmemory` see what the process really holds.
 #[global_allocator]
 static ALLOCATOR: partition::alloc::Counting = partition::alloc::Counting;
@@ -27,6 +29,9 @@ enum Command {
     ConfigService(config_service::Config),
     /// Operate a cluster through the config service's admin API.
     Admin(admin_api::cli::AdminArgs),
+    /// Run a whole cluster on 127.0.0.1 (3 config servers, shards of master + replica,
+    /// proxies), each a child process, until Ctrl-C.
+    Local(local::LocalArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         Command::Proxy(config) => run_proxy(config),
         Command::ConfigService(config) => run_config_service(config),
         Command::Admin(args) => run_admin(args),
+        Command::Local(args) => local::run(args),
     }
 }
 
