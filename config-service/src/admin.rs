@@ -314,12 +314,7 @@ impl Admin for AdminService {
             .apply(command.clone())
             .map_err(|r| ApiError::from(Error::Rejected(r)))?;
         let (master, shard_epoch) = (shard.master, shard.shard_epoch);
-        node.health.fence_if_silent(
-            shard_id,
-            shard_epoch,
-            master,
-            Instant::now() + Duration::from_secs(3600),
-        );
+        node.health.fence(shard_id, shard_epoch, master);
         // The last lease it can hold was granted for a heartbeat received no later than now.
         tokio::time::sleep(
             node.config.lease() + Duration::from_millis(crate::config::LEASE_MARGIN_MS),

@@ -108,6 +108,12 @@ impl Health {
         true
     }
 
+    /// Fences `master` of `shard` at `shard_epoch` unconditionally (an operator's failover, a
+    /// restarted master).
+    pub fn fence(&self, shard: ShardId, shard_epoch: u64, master: NodeId) {
+        self.lock().fences.insert((shard, shard_epoch), (master, Instant::now()));
+    }
+
     /// Lifts a fence whose failover was not committed (the master may serve again once it
     /// heartbeats).
     pub fn unfence(&self, shard: ShardId, shard_epoch: u64) {
@@ -148,6 +154,7 @@ mod tests {
             replid: String::new(),
             used_memory: 0,
             keys: 0,
+            restarted: false,
             in_sync_request: None,
         }
     }

@@ -277,6 +277,8 @@ pub struct Heartbeat {
     /// The last stale shard_epoch warned about (one warning per epoch, not per heartbeat).
     stale_warned: Option<u64>,
     spare_logged: bool,
+    /// This process started as a master from its role file and has had no lease since.
+    restarted: bool,
 }
 
 impl Heartbeat {
@@ -305,12 +307,16 @@ impl Heartbeat {
             health: Health::default(),
             stale_warned: None,
             spare_logged: false,
+            restarted: false,
         })
     }
 
     /// Heartbeats every `heartbeat-ms` until the task is aborted (at shutdown).
     pub async fn run(mut self, server: Arc<Server>) {
         info!(addr = %self.addr, endpoint = self.endpoints.current(), "heartbeating the config service");
+        // A master role found on disk: this process restarted as a master (see
+        // `PartitionHeartbeat::restarted`), until a lease says the config service kept it.
+        self.restarted = server.lock().fence.decision().is_some_and(|d| d.role == Assigned::Master);
         let mut period = heartbeat_period(&server);
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -388,6 +394,7 @@ impl Heartbeat {
             replid: repl.ids().replid,
             used_memory,
             keys: state.keyspace.len() as u64,
+            restarted: self.restarted && master,
             in_sync_request,
         }
     }
@@ -488,6 +495,10 @@ impl Heartbeat {
         };
         let committed = decision.in_sync.clone();
         let is_master = decision.role == Assigned::Master;
+        if !is_master || lease_ms.is_some_and(|ms| ms > 0) {
+            // Kept as master with a lease, or made a replica: the restart has been dealt with.
+            self.restarted = false;
+        }
         let lease_until = lease_ms.map(|ms| sent + Duration::from_millis(ms));
         match crate::role::follow(server, &mut state, decision, lease_until) {
             Ok(Followed::Stale { current }) => {

@@ -36,6 +36,13 @@ pub struct PartitionHeartbeat {
     pub used_memory: u64,
     #[serde(default)]
     pub keys: u64,
+    /// A master that came back from a restart: it found its master role on disk and has been
+    /// granted no lease since it started. Its data may lack the tail its in-sync replica
+    /// acknowledged (an AOF synced every second loses up to a second), so the config service
+    /// replaces it with a healthy in-sync replica if it has one (DESIGN.md, point 5), and only
+    /// otherwise lets it serve again.
+    #[serde(default)]
+    pub restarted: bool,
     /// A master's request for a new in-sync set (addresses), when the one in force no longer
     /// fits: a replica that stopped acknowledging is left out, one that caught up is added
     /// (and already waited for). `None`: no change wanted.
@@ -200,6 +207,7 @@ mod tests {
             replid: String::new(),
             used_memory: 0,
             keys: 0,
+            restarted: false,
             in_sync_request: None,
         };
         let json = serde_json::to_value(&hb).unwrap();

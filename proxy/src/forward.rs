@@ -3,9 +3,10 @@
 //!
 //! - `-MOVED <slot> <addr>`: the request was not run; it goes to `addr` at once and the
 //!   routing table is refreshed.
-//! - `-TRYAGAIN …` (a master without a lease), `-CLUSTERDOWN …`, a refused connection, a slot
-//!   no table places: the request was not run; it is retried when a newer table arrives or
-//!   after a short backoff.
+//! - `-TRYAGAIN …` (a master without a lease), `-CLUSTERDOWN …`, `-READONLY …` (the table
+//!   already names a promoted replica that has not taken its new role yet), `-LOADING …`, a
+//!   refused connection, a slot no table places: the request was not run; it is retried when
+//!   a newer table arrives or after a short backoff.
 //! - The connection broke after the request was written: its outcome is unknown. A read-only
 //!   command is retried; anything else gets an error saying so — never a second write.
 //! - `-ASK` belongs to slot migrations (phase 2): it reaches the client as the error it is.
@@ -41,7 +42,7 @@ pub struct Req {
 pub enum Cause {
     /// `-MOVED`: the owner is at this address.
     Moved(String),
-    /// `-TRYAGAIN` / `-CLUSTERDOWN` from the backend (its reply).
+    /// `-TRYAGAIN` / `-CLUSTERDOWN` / `-READONLY` / `-LOADING` from the backend (its reply).
     Busy(Bytes),
     /// The table places the slot nowhere.
     NoRoute,
@@ -79,7 +80,8 @@ fn classify(reply: Reply) -> Result<Bytes, Cause> {
         }
         return Ok(bytes);
     }
-    if bytes.starts_with(b"-TRYAGAIN") || bytes.starts_with(b"-CLUSTERDOWN") {
+    const NOT_RUN: [&[u8]; 4] = [b"-TRYAGAIN", b"-CLUSTERDOWN", b"-READONLY", b"-LOADING"];
+    if NOT_RUN.iter().any(|prefix| bytes.starts_with(prefix)) {
         return Err(Cause::Busy(bytes));
     }
     Ok(bytes)
@@ -197,6 +199,12 @@ mod tests {
         ));
         assert!(matches!(
             classify(Ok(Bytes::from_static(b"-CLUSTERDOWN Hash slot not served\r\n"))),
+            Err(Cause::Busy(_))
+        ));
+        assert!(matches!(
+            classify(Ok(Bytes::from_static(
+                b"-READONLY You can't write against a read only replica.\r\n"
+            ))),
             Err(Cause::Busy(_))
         ));
         for final_reply in [&b"-ASK 12 h:1\r\n"[..], b"-ERR no\r\n", b"+OK\r\n", b"$-1\r\n"] {

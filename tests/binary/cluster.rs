@@ -541,3 +541,34 @@ fn a_master_cut_off_from_the_config_service_stops_before_its_replica_is_promoted
         role(&shard.master).as_deref() == Some("slave")
     });
 }
+
+#[test]
+fn a_master_restarted_at_once_does_not_come_back_as_master() {
+    // Restarted before the failure detector noticed, with no AOF: its data is gone. It must
+    // not serve as master again; its in-sync replica, which has every acknowledged write, is
+    // promoted instead.
+    let mut cluster = Cluster::start(1, |_, urls| urls.join(","));
+    let table = cluster.routing();
+    let shard = table.shards[0].clone();
+    let keys = keys_of(&table, 0, "q", 300);
+    let mut c = con(&shard.master);
+    for key in &keys {
+        let _: String = redis::cmd("SET").arg(key).arg(key).query(&mut c).unwrap();
+    }
+    let old = cluster.partition(&shard.master);
+    cluster.partitions[old].kill();
+    cluster.partitions[old].start();
+    wait_until("the replica to be promoted", Duration::from_secs(5), || {
+        role(&shard.replicas[0]).as_deref() == Some("master")
+    });
+    wait_until("the restarted server to follow it", Duration::from_secs(10), || {
+        role(&shard.master).as_deref() == Some("slave")
+    });
+    let probe = keys_of(&table, 0, "probe", 1).remove(0);
+    wait_until("the new master to accept writes", Duration::from_secs(5), || {
+        writable(&shard.replicas[0], &probe)
+    });
+    must_hold(&shard.replicas[0], &keys);
+    cluster.must_be_healthy(Duration::from_secs(20));
+    must_hold(&shard.master, &keys);
+}

@@ -4,6 +4,7 @@
 
 mod cluster;
 mod durability;
+mod local;
 mod sync_replication;
 
 use std::io::{Read, Write};

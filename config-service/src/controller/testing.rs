@@ -60,6 +60,7 @@ pub fn report(map: &ClusterMap, id: NodeId) -> PartitionHeartbeat {
         replid: String::new(),
         used_memory: 0,
         keys: 0,
+        restarted: false,
         in_sync_request: None,
     }
 }

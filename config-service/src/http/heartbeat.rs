@@ -6,6 +6,7 @@
 //! 1. registers it (a Raft commit) the first time its address is seen;
 //! 2. is recorded as an observation, stamped with when it was *received*;
 //! 3. commits the in-sync set its master asks for, if that differs from the committed one;
+//!    a master that reports a restart is replaced by a healthy in-sync replica if it has one;
 //! 4. is answered with its assignment from the map as now applied. A master's lease is
 //!    granted only after a quorum round that started after step 2 confirmed this server still
 //!    leads, and only if the failure detector has not fenced it (see [`crate::health`] and
@@ -90,10 +91,12 @@ pub async fn partition(
         },
     };
     let request = in_sync::command(&node.map(), id, &report);
+    let restarted = report.restarted;
     node.health.observe_node(id, report, received);
     if let Some(cmd) = request {
         match node.propose(cmd.clone()).await {
             Ok(_) => {
+                node.metrics.in_sync_changes.inc();
                 tracing::info!(node = id, change = ?cmd, "in-sync set changed at the master's request")
             }
             // A stale request (the master was deposed meanwhile): the reply tells it.
@@ -103,9 +106,50 @@ pub async fn partition(
             Err(e) => return Err(e),
         }
     }
+    if restarted {
+        replace_restarted_master(node, id).await;
+    }
     let map = node.map();
     let assignment = assignment(node, &map, id, received).await?;
     Ok(PartitionHeartbeatReply { node: id, assignment, routing: map.routing_table() })
+}
+
+/// A master that restarted (`PartitionHeartbeat::restarted`) is replaced by a healthy in-sync
+/// replica when there is one: its own data may lack what that replica acknowledged. The
+/// restarted process holds no lease (a restart loses it), so the promotion is safe at once.
+/// Without such a replica it stays master and gets a lease as usual.
+async fn replace_restarted_master(node: &ConfigNode, id: NodeId) {
+    let map = node.map();
+    let Some((&shard_id, shard)) = map.shards.iter().find(|(_, s)| s.master == id) else { return };
+    let health = node.health.view();
+    let now = Instant::now();
+    let view =
+        crate::controller::failover::View { map: &map, health: &health, now, leader_since: now };
+    let policy = crate::controller::policy(node);
+    let Ok((new_master, false)) =
+        crate::controller::failover::candidate(&policy, &view, shard_id, shard, false)
+    else {
+        tracing::warn!(
+            node = id,
+            shard = shard_id,
+            "a master restarted with no healthy in-sync replica to replace it: it serves again"
+        );
+        return;
+    };
+    let command = Command::Failover {
+        shard: shard_id,
+        new_master,
+        force: false,
+        expected_shard_epoch: Some(shard.shard_epoch),
+    };
+    node.health.fence(shard_id, shard.shard_epoch, id);
+    let why = "a restarted master (its in-sync replica has every acknowledged write)";
+    if let Err(e) =
+        crate::controller::commit_failover(node, shard_id, id, shard.shard_epoch, command, why)
+            .await
+    {
+        tracing::warn!(node = id, shard = shard_id, cause = %e, "replacing a restarted master failed");
+    }
 }
 
 /// What node `id` must be, per `map`; a master's lease as the module docs say.

@@ -163,3 +163,52 @@ async fn an_operator_failover_waits_out_the_old_masters_lease() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_that_restarted_is_replaced_by_its_in_sync_replica_at_once() {
+    let (group, fakes) = start_cluster(2, |_| {}).await;
+    let shard0 = routing(&group).await.shards[0].clone();
+    let master = fake_at(&fakes, &shard0.master);
+    // It comes back from a restart before anyone noticed it was gone: its data may lack what
+    // its in-sync replica acknowledged, so it must not simply serve again.
+    let restarted = Instant::now();
+    fakes[master].state.lock().unwrap().restarted = true;
+    let after = wait_for("the replica to be promoted", Duration::from_secs(5), || async {
+        let t = routing(&group).await;
+        (t.shards[0].master == shard0.replicas[0]).then_some(t)
+    })
+    .await;
+    assert!(
+        restarted.elapsed() < Duration::from_millis(1000),
+        "took {:?}: not at once",
+        restarted.elapsed()
+    );
+    assert_eq!(after.shards[0].shard_epoch, shard0.shard_epoch + 1);
+    wait_for("the restarted master to follow", Duration::from_secs(5), || async {
+        matches!(fakes[master].snapshot().role, ReportedRole::Replica { .. }).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_master_without_an_in_sync_replica_serves_again() {
+    let (group, fakes) = start_cluster(2, |_| {}).await;
+    let shard0 = routing(&group).await.shards[0].clone();
+    let master = fake_at(&fakes, &shard0.master);
+    fakes[master].state.lock().unwrap().in_sync_request = Some(vec![]);
+    wait_for("the in-sync set to shrink", Duration::from_secs(5), || async {
+        let shards = group.admin().shards().await.ok()?;
+        (!shards[0].replicas[0].in_sync).then_some(())
+    })
+    .await;
+    {
+        let mut s = fakes[master].state.lock().unwrap();
+        s.restarted = true;
+        s.lease_ms = 0;
+    }
+    wait_for("a lease for the restarted master", Duration::from_secs(5), || async {
+        (fakes[master].snapshot().lease_ms > 0).then_some(())
+    })
+    .await;
+    assert_eq!(routing(&group).await.shards[0].master, shard0.master);
+}

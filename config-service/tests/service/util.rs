@@ -225,6 +225,8 @@ pub struct FakeState {
     pub alive: bool,
     /// The in-sync set it asks for, as a master.
     pub in_sync_request: Option<Vec<String>>,
+    /// It reports a restart as master (until it gets a lease or a replica role).
+    pub restarted: bool,
     pub replies: u64,
 }
 
@@ -251,6 +253,7 @@ impl FakePartition {
             lease_ms: 0,
             alive: true,
             in_sync_request: None,
+            restarted: false,
             replies: 0,
         }));
         let shared = state.clone();
@@ -276,6 +279,7 @@ impl FakePartition {
                         replid: String::new(),
                         used_memory: 0,
                         keys: 0,
+                        restarted: s.restarted,
                         in_sync_request: s.in_sync_request.clone(),
                     }
                 };
@@ -322,6 +326,7 @@ impl FakePartition {
                                 link_up: true,
                             };
                             s.lease_ms = 0;
+                            s.restarted = false;
                         }
                     }
                 }
