@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod local;
+mod ping;
 
 /// Counts allocations so that `used_memory` and `maxmemory` see what the process really holds.
 #[global_allocator]
@@ -32,6 +33,8 @@ enum Command {
     /// Run a whole cluster on 127.0.0.1 (3 config servers, shards of master + replica,
     /// proxies), each a child process, until Ctrl-C.
     Local(local::LocalArgs),
+    /// PING a partition server or proxy; exit 0 on PONG (a container healthcheck).
+    Ping(ping::PingArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         Command::ConfigService(config) => run_config_service(config),
         Command::Admin(args) => run_admin(args),
         Command::Local(args) => local::run(args),
+        Command::Ping(args) => ping::run(args),
     }
 }
 

@@ -24,6 +24,10 @@ use crate::map::{ClusterMap, Command, Layout, Response, Role, ShardLayout, Spec}
 use crate::node::ConfigNode;
 use crate::{RaftNode, RaftNodeId};
 
+/// A proxy heard from within this long counts as healthy: proxies heartbeat about once a
+/// second (their `--heartbeat-ms`), ten times less often than partition servers.
+const PROXY_HEALTHY_WITHIN: Duration = Duration::from_secs(3);
+
 /// [`admin_api::Admin`] over a config server.
 pub struct AdminService {
     node: Arc<ConfigNode>,
@@ -131,7 +135,7 @@ impl Views<'_> {
                 ProxyView {
                     id,
                     addr: p.addr.clone(),
-                    healthy: ago.is_some_and(|a| a <= self.healthy_within),
+                    healthy: ago.is_some_and(|a| a <= PROXY_HEALTHY_WITHIN),
                     last_heartbeat_ms_ago: ago.map(|a| a.as_millis() as u64),
                     epoch: h.map_or(0, |h| h.report.epoch),
                 }

@@ -3,6 +3,7 @@
 //! acknowledged writes surviving `kill -9` ([`durability`]).
 
 mod cluster;
+mod compose;
 mod durability;
 mod local;
 mod sync_replication;
