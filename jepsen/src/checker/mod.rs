@@ -293,6 +293,11 @@ pub(crate) mod test_support {
             self
         }
 
+        /// Whether the open operation of `process` is a read.
+        pub fn is_read(&self, process: u64) -> bool {
+            self.open[&process].f == F::Read
+        }
+
         /// A whole operation with no overlap: invoke and ok.
         pub fn done(
             &mut self,
