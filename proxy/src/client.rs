@@ -112,12 +112,15 @@ impl Conn<'_> {
                 }
             }
             let mut protocol_error = None;
+            // Every command of this batch was read now: one clock read per batch for the
+            // latency metrics' start, not one per command.
+            let read_at = Instant::now();
             more = false;
             loop {
                 match self.parser.parse(&mut self.rbuf, self.session.authenticated) {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => {
-                        self.dispatch(args).await;
+                        self.dispatch(args, read_at).await;
                         if self.session.quit {
                             break;
                         }
@@ -155,9 +158,8 @@ impl Conn<'_> {
         }
     }
 
-    /// Plans one command and sends it (or records its local reply).
-    async fn dispatch(&mut self, args: Vec<Bytes>) {
-        let start = Instant::now();
+    /// Plans one command read at `start` and sends it (or records its local reply).
+    async fn dispatch(&mut self, args: Vec<Bytes>, start: Instant) {
         let (plan, command) =
             command::plan(self.shared, &mut self.session, &args, &mut self.scratch);
         let req = |cmd: Bytes, slot: Option<u16>, readonly: bool, session: &Session| Req {
