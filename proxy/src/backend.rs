@@ -14,7 +14,8 @@
 //! may not have applied it.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -58,7 +59,35 @@ pub struct Settings {
 pub struct Pool {
     addr: String,
     settings: Settings,
-    conns: [OnceLock<Box<[mpsc::Sender<Request>]>>; 2],
+    conns: [OnceLock<Box<[Conn]>>; 2],
+}
+
+/// One connection of a pool: its queue and what its task reports for metrics.
+struct Conn {
+    tx: mpsc::Sender<Request>,
+    stats: Arc<ConnStats>,
+}
+
+/// A connection's state and requests awaiting replies, kept by its task for `/metrics` (two
+/// relaxed stores per batch, never read on the request path).
+#[derive(Default)]
+struct ConnStats {
+    state: AtomicU8,
+    awaited: AtomicU64,
+}
+
+const CONNECTING: u8 = 0;
+const CONNECTED: u8 = 1;
+const DOWN: u8 = 2;
+
+/// What a pool's connections are doing, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub connected: u64,
+    pub connecting: u64,
+    pub down: u64,
+    /// Requests queued on its connections or written and awaiting their replies.
+    pub in_flight: u64,
 }
 
 /// Writes larger than this are split (bounds the write buffer under a flood).
@@ -77,28 +106,45 @@ impl Pool {
         &self.addr
     }
 
-    fn conns(&self, resp3: bool) -> &[mpsc::Sender<Request>] {
+    fn conns(&self, resp3: bool) -> &[Conn] {
         self.conns[resp3 as usize].get_or_init(|| {
             (0..self.settings.connections)
                 .map(|_| {
                     let (tx, rx) = mpsc::channel(self.settings.max_in_flight);
+                    let stats = Arc::new(ConnStats::default());
                     tokio::spawn(supervise(
                         self.addr.clone(),
                         resp3,
                         rx,
                         self.settings.max_in_flight,
+                        stats.clone(),
                     ));
-                    tx
+                    Conn { tx, stats }
                 })
                 .collect()
         })
+    }
+
+    /// Its connections' states and in-flight requests (connections not opened yet: none).
+    pub fn stats(&self) -> PoolStats {
+        let mut s = PoolStats::default();
+        for conn in self.conns.iter().filter_map(OnceLock::get).flat_map(|c| c.iter()) {
+            match conn.stats.state.load(Ordering::Relaxed) {
+                CONNECTED => s.connected += 1,
+                CONNECTING => s.connecting += 1,
+                _ => s.down += 1,
+            }
+            let queued = conn.tx.max_capacity() - conn.tx.capacity();
+            s.in_flight += queued as u64 + conn.stats.awaited.load(Ordering::Relaxed);
+        }
+        s
     }
 
     /// Queues `cmd` (one encoded command) on the connection of client `client`; waits while
     /// that connection's queue is full.
     pub async fn send(&self, resp3: bool, client: u64, cmd: Bytes) -> ReplyReceiver {
         let conns = self.conns(resp3);
-        let conn = &conns[(client % conns.len() as u64) as usize];
+        let conn = &conns[(client % conns.len() as u64) as usize].tx;
         let (tx, rx) = oneshot::channel();
         let req = Request { cmd, tx };
         let req = match conn.try_send(req) {
@@ -122,20 +168,31 @@ async fn supervise(
     resp3: bool,
     mut rx: mpsc::Receiver<Request>,
     max_in_flight: usize,
+    stats: Arc<ConnStats>,
 ) {
     loop {
+        stats.state.store(CONNECTING, Ordering::Relaxed);
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await;
         match connected {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
                 debug!(backend = %addr, resp3, "backend connected");
-                match serve(stream, &mut rx, resp3, max_in_flight).await {
+                stats.state.store(CONNECTED, Ordering::Relaxed);
+                let served = serve(stream, &mut rx, resp3, max_in_flight, &stats.awaited).await;
+                stats.awaited.store(0, Ordering::Relaxed);
+                match served {
                     Ok(()) => return,
                     Err(e) => warn!(backend = %addr, cause = %e, "backend connection lost"),
                 }
             }
-            Ok(Err(e)) => refuse(&mut rx, &format!("cannot connect to {addr}: {e}")).await,
-            Err(_) => refuse(&mut rx, &format!("connecting to {addr} timed out")).await,
+            Ok(Err(e)) => {
+                stats.state.store(DOWN, Ordering::Relaxed);
+                refuse(&mut rx, &format!("cannot connect to {addr}: {e}")).await
+            }
+            Err(_) => {
+                stats.state.store(DOWN, Ordering::Relaxed);
+                refuse(&mut rx, &format!("connecting to {addr} timed out")).await
+            }
         }
         if rx.is_closed() && rx.is_empty() {
             return;
@@ -162,6 +219,7 @@ async fn serve(
     rx: &mut mpsc::Receiver<Request>,
     resp3: bool,
     max_in_flight: usize,
+    awaited_gauge: &AtomicU64,
 ) -> std::io::Result<()> {
     let (mut rd, mut wr) = stream.into_split();
     let awaited: Awaited = Mutex::new(VecDeque::with_capacity(256));
@@ -202,7 +260,11 @@ async fn serve(
                 }
             }
             // Registered before the bytes leave, so the reader always finds the sender.
-            awaited.lock().expect("awaited").extend(txs.drain(..));
+            {
+                let mut a = awaited.lock().expect("awaited");
+                a.extend(txs.drain(..));
+                awaited_gauge.store(a.len() as u64, Ordering::Relaxed);
+            }
         }
     };
     let reader = async {
@@ -245,6 +307,7 @@ async fn serve(
                     return Err(std::io::Error::other("a reply no request was waiting for"));
                 }
                 txs.extend(awaited.drain(..replies.len()));
+                awaited_gauge.store(awaited.len() as u64, Ordering::Relaxed);
             }
             room.notify_one();
             for (tx, reply) in txs.drain(..).zip(replies.drain(..)) {

@@ -6,7 +6,7 @@
 //! commands.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use protocol::{ParseLimits, ReplyWriter, RequestParser};
@@ -16,6 +16,7 @@ use tracing::debug;
 
 use crate::command::{self, Plan, Session};
 use crate::forward::{self, Attempt, Req};
+use crate::metrics::CommandId;
 use crate::server::Shared;
 use crate::split::{self, Split};
 
@@ -34,6 +35,13 @@ enum Pending {
     Split(Split, Vec<Attempt>, bool, Vec<Bytes>),
 }
 
+/// A pending reply with what its metrics need: the command and when it was read.
+struct Entry {
+    pending: Pending,
+    command: CommandId,
+    start: Instant,
+}
+
 struct Conn<'a> {
     shared: &'a Shared,
     session: Session,
@@ -45,7 +53,7 @@ struct Conn<'a> {
     scratch: ReplyWriter,
     /// Where commands are encoded for backends.
     enc: BytesMut,
-    pending: Vec<Pending>,
+    pending: Vec<Entry>,
 }
 
 /// Serves one client until it quits, breaks the protocol or the proxy stops.
@@ -104,12 +112,15 @@ impl Conn<'_> {
                 }
             }
             let mut protocol_error = None;
+            // Every command of this batch was read now: one clock read per batch for the
+            // latency metrics' start, not one per command.
+            let read_at = Instant::now();
             more = false;
             loop {
                 match self.parser.parse(&mut self.rbuf, self.session.authenticated) {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => {
-                        self.dispatch(args).await;
+                        self.dispatch(args, read_at).await;
                         if self.session.quit {
                             break;
                         }
@@ -147,9 +158,10 @@ impl Conn<'_> {
         }
     }
 
-    /// Plans one command and sends it (or records its local reply).
-    async fn dispatch(&mut self, args: Vec<Bytes>) {
-        let plan = command::plan(self.shared, &mut self.session, &args, &mut self.scratch);
+    /// Plans one command read at `start` and sends it (or records its local reply).
+    async fn dispatch(&mut self, args: Vec<Bytes>, start: Instant) {
+        let (plan, command) =
+            command::plan(self.shared, &mut self.session, &args, &mut self.scratch);
         let req = |cmd: Bytes, slot: Option<u16>, readonly: bool, session: &Session| Req {
             cmd,
             slot,
@@ -157,22 +169,19 @@ impl Conn<'_> {
             resp3: session.resp3,
             client: session.id,
         };
-        match plan {
-            Plan::Local => {
-                let reply = self.scratch.buffer_mut().split().freeze();
-                self.pending.push(Pending::Done(reply));
-            }
+        let pending = match plan {
+            Plan::Local => Pending::Done(self.scratch.buffer_mut().split().freeze()),
             Plan::Slot { slot, readonly } => {
                 let cmd = split::encode_command(&mut self.enc, &args);
                 let r = req(cmd, Some(slot), readonly, &self.session);
                 let attempt = forward::send(self.shared, &r).await;
-                self.pending.push(Pending::Wait(r, attempt));
+                Pending::Wait(r, attempt)
             }
             Plan::Any { readonly } => {
                 let cmd = split::encode_command(&mut self.enc, &args);
                 let r = req(cmd, None, readonly, &self.session);
                 let attempt = forward::send(self.shared, &r).await;
-                self.pending.push(Pending::Wait(r, attempt));
+                Pending::Wait(r, attempt)
             }
             Plan::Split(kind) => {
                 let readonly = kind == split::Kind::Mget;
@@ -185,9 +194,10 @@ impl Conn<'_> {
                     let r = req(part.cmd.clone(), Some(part.slot), readonly, &self.session);
                     attempts.push(forward::send(self.shared, &r).await);
                 }
-                self.pending.push(Pending::Split(s, attempts, readonly, args));
+                Pending::Split(s, attempts, readonly, args)
             }
-        }
+        };
+        self.pending.push(Entry { pending, command, start });
     }
 
     fn part_req(&self, part: &split::Part, readonly: bool) -> Req {
@@ -211,12 +221,13 @@ impl Conn<'_> {
         readonly: bool,
     ) -> Bytes {
         let req = self.part_req(part, readonly);
-        match forward::first_reply(attempt).await {
+        match forward::first_reply(self.shared, attempt).await {
             Ok(bytes) => bytes,
             Err(forward::Cause::Moved(_)) if part.multi_slot => {
                 let s = split::split_by_slot(kind, args, part, &mut self.enc);
                 let mut replies = Vec::with_capacity(s.parts.len());
                 for p in &s.parts {
+                    self.shared.metrics.retry();
                     let r = self.part_req(p, readonly);
                     let attempt = forward::send(self.shared, &r).await;
                     replies.push(forward::complete(self.shared, &r, attempt).await);
@@ -232,7 +243,7 @@ impl Conn<'_> {
     /// Waits for every pending reply, in order, into `out`.
     async fn collect(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
-        for p in pending.drain(..) {
+        for Entry { pending: p, command, start } in pending.drain(..) {
             match p {
                 Pending::Done(reply) => self.out.extend_from_slice(&reply),
                 Pending::Wait(req, attempt) => {
@@ -247,13 +258,14 @@ impl Conn<'_> {
                     if replies.len() == 1 {
                         // One shard held every key: its reply is the reply.
                         self.out.extend_from_slice(&replies[0]);
-                        continue;
+                    } else {
+                        split::merge(&s, &replies, &mut self.scratch);
+                        self.out.extend_from_slice(self.scratch.buffer());
+                        self.scratch.clear();
                     }
-                    split::merge(&s, &replies, &mut self.scratch);
-                    self.out.extend_from_slice(self.scratch.buffer());
-                    self.scratch.clear();
                 }
             }
+            self.shared.metrics.command_done(command, start.elapsed());
         }
         self.pending = pending;
     }

@@ -8,6 +8,7 @@ use protocol::command::{self as table, flags, CommandSpec};
 use protocol::key_hash_slot;
 use protocol::ReplyWriter;
 
+use crate::metrics::{CommandId, ErrorKind};
 use crate::server::Shared;
 use crate::split::Kind;
 
@@ -36,57 +37,79 @@ pub enum Plan {
 }
 
 /// Decides where `args` goes; a local reply or an error is written to `out` (then the plan is
-/// [`Plan::Local`]).
-pub fn plan(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut ReplyWriter) -> Plan {
-    match route(shared, session, args, out) {
+/// [`Plan::Local`]). Also names the command for metrics, and counts the proxy's own errors.
+pub fn plan(
+    shared: &Shared,
+    session: &mut Session,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> (Plan, CommandId) {
+    let top = table::lookup(&args[0]);
+    let id = top.map_or(CommandId::OTHER, CommandId::of);
+    let plan = match route(shared, session, top, args, out) {
         Ok(plan) => plan,
-        Err(text) => {
+        Err((kind, text)) => {
+            shared.metrics.error(kind);
             out.error(&text);
             Plan::Local
         }
-    }
+    };
+    (plan, id)
+}
+
+/// An error reply of the proxy, and its kind for metrics.
+type Refusal = (ErrorKind, String);
+
+fn other(text: String) -> Refusal {
+    (ErrorKind::Other, text)
 }
 
 fn route(
     shared: &Shared,
     session: &mut Session,
+    top: Option<&'static CommandSpec>,
     args: &[Bytes],
     out: &mut ReplyWriter,
-) -> Result<Plan, String> {
-    let Some(top) = table::lookup(&args[0]) else {
-        return Err(unknown_command(args));
+) -> Result<Plan, Refusal> {
+    let Some(top) = top else {
+        return Err(other(unknown_command(args)));
     };
     if !session.authenticated && !top.has(flags::NO_AUTH) {
-        return Err("NOAUTH Authentication required.".into());
+        return Err(other("NOAUTH Authentication required.".into()));
     }
     if !top.arity_ok(args.len()) {
-        return Err(wrong_arity(top.name));
+        return Err(other(wrong_arity(top.name)));
     }
     let spec = if top.subcommands.is_empty() || args.len() < 2 {
         top
     } else {
-        let sub = top.subcommand(&args[1]).ok_or_else(|| unknown_subcommand(top.name, &args[1]))?;
+        let sub = top
+            .subcommand(&args[1])
+            .ok_or_else(|| other(unknown_subcommand(top.name, &args[1])))?;
         if !sub.arity_ok(args.len()) {
-            return Err(wrong_arity(sub.name));
+            return Err(other(wrong_arity(sub.name)));
         }
         sub
     };
-    if let Some(plan) = crate::local::run(shared, session, spec, args, out)? {
+    if let Some(plan) = crate::local::run(shared, session, spec, args, out).map_err(other)? {
         return Ok(plan);
     }
-    refuse_unsupported(spec)?;
+    refuse_unsupported(spec).map_err(|text| (ErrorKind::Unsupported, text))?;
     let readonly = spec.has(flags::READONLY);
     if let Some(kind) = Kind::of(spec) {
         if kind == Kind::Mset && args.len() & 1 == 0 {
-            return Err(wrong_arity(spec.name));
+            return Err(other(wrong_arity(spec.name)));
         }
         return Ok(Plan::Split(kind));
     }
-    match key_slot(spec, args)? {
+    match key_slot(spec, args).map_err(|text| (ErrorKind::CrossSlot, text))? {
         Some(slot) => Ok(Plan::Slot { slot, readonly }),
-        None => Err(format!(
-            "ERR '{}' is not supported through the proxy yet: it names no key to route by",
-            spec.name
+        None => Err((
+            ErrorKind::Unsupported,
+            format!(
+                "ERR '{}' is not supported through the proxy yet: it names no key to route by",
+                spec.name
+            ),
         )),
     }
 }

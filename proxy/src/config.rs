@@ -49,6 +49,12 @@ pub struct Config {
     /// Worker threads of the proxy's runtime (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// The HTTP port of `/metrics` (Prometheus text) and `/healthz` (0: not served).
+    #[arg(long, default_value_t = 0)]
+    pub metrics_port: u16,
+    /// The address `/metrics` listens on. Default: `--bind`.
+    #[arg(long)]
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for Config {
@@ -67,6 +73,8 @@ impl Default for Config {
             timeout: 0,
             heartbeat_ms: 1000,
             threads: 0,
+            metrics_port: 0,
+            metrics_bind: None,
         }
     }
 }
@@ -111,6 +119,12 @@ impl Config {
         Ok(())
     }
 
+    /// Where `/metrics` listens, if it is served.
+    pub fn metrics_addr(&self) -> Option<(&str, u16)> {
+        let host = self.metrics_bind.as_deref().unwrap_or(&self.bind);
+        (self.metrics_port != 0).then_some((host, self.metrics_port))
+    }
+
     pub fn retry_deadline(&self) -> Duration {
         Duration::from_millis(self.retry_deadline_ms)
     }
@@ -145,5 +159,15 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn metrics_listen_on_bind_unless_told_otherwise() {
+        let mut c = Config { bind: "0.0.0.0".into(), ..Config::default() };
+        assert_eq!(c.metrics_addr(), None);
+        c.metrics_port = 9100;
+        assert_eq!(c.metrics_addr(), Some(("0.0.0.0", 9100)));
+        c.metrics_bind = Some("127.0.0.1".into());
+        assert_eq!(c.metrics_addr(), Some(("127.0.0.1", 9100)));
     }
 }

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::backend::{Failure, Reply, ReplyReceiver};
+use crate::metrics::{ErrorKind, Metrics};
 use crate::server::Shared;
 
 /// One request to one backend.
@@ -87,6 +88,20 @@ fn classify(reply: Reply) -> Result<Bytes, Cause> {
     Ok(bytes)
 }
 
+/// Counts a reason to retry among the errors.
+fn count(metrics: &Metrics, cause: &Cause) {
+    let kind = match cause {
+        Cause::Moved(_) => ErrorKind::Moved,
+        Cause::Busy(reply) if reply.starts_with(b"-TRYAGAIN") => ErrorKind::TryAgain,
+        Cause::Busy(reply) if reply.starts_with(b"-CLUSTERDOWN") => ErrorKind::ClusterDown,
+        Cause::Busy(_) => ErrorKind::NotReady,
+        Cause::NoRoute => ErrorKind::ClusterDown,
+        Cause::Failed(Failure::NotSent(_)) => ErrorKind::BackendUnreachable,
+        Cause::Failed(Failure::Unknown(_)) => ErrorKind::OutcomeUnknown,
+    };
+    metrics.error(kind);
+}
+
 async fn receive(rx: ReplyReceiver) -> Reply {
     // The connection task always answers; a dropped sender means it died mid-request.
     rx.await.unwrap_or_else(|_| Err(Failure::Unknown("the backend connection task ended".into())))
@@ -106,18 +121,22 @@ fn backoff(attempt: u32) -> Duration {
 /// Waits for the first attempt's reply and retries as the rules allow; the reply to give the
 /// client.
 pub async fn complete(shared: &Shared, req: &Req, first: Attempt) -> Bytes {
-    match first_reply(first).await {
+    match first_reply(shared, first).await {
         Ok(bytes) => bytes,
         Err(cause) => retry(shared, req, cause).await,
     }
 }
 
-/// The first attempt's reply, or why it must be retried.
-pub async fn first_reply(first: Attempt) -> Result<Bytes, Cause> {
-    match first {
+/// The first attempt's reply, or why it must be retried (counted among the errors).
+pub async fn first_reply(shared: &Shared, first: Attempt) -> Result<Bytes, Cause> {
+    let reply = match first {
         Ok(rx) => classify(receive(rx).await),
         Err(cause) => Err(cause),
+    };
+    if let Err(cause) = &reply {
+        count(&shared.metrics, cause);
     }
+    reply
 }
 
 /// Retries `req` after `cause`, as the rules allow; the reply to give the client.
@@ -153,6 +172,7 @@ pub async fn retry(shared: &Shared, req: &Req, mut cause: Cause) -> Bytes {
             }
         };
         attempt += 1;
+        shared.metrics.retry();
         let sent = match pool {
             Some(pool) => Ok(pool.send(req.resp3, req.client, req.cmd.clone()).await),
             None => send(shared, req).await,
@@ -163,7 +183,10 @@ pub async fn retry(shared: &Shared, req: &Req, mut cause: Cause) -> Bytes {
         };
         match reply {
             Ok(bytes) => return bytes,
-            Err(c) => cause = c,
+            Err(c) => {
+                count(&shared.metrics, &c);
+                cause = c;
+            }
         }
     }
 }

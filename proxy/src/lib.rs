@@ -15,6 +15,8 @@
 //! - [`backend`]: pipelined, multiplexed backend connections.
 //! - [`router`]: the routing table in force (atomically replaced) and the backend pools.
 //! - [`control`]: the routing file, and the config service's long-poll and heartbeats.
+//! - [`metrics`]: the Prometheus metrics, cheap to update on the request path.
+//! - [`ops`]: the `--metrics-port` HTTP endpoint (`/metrics`, `/healthz`).
 //! - [`error`]: start-up errors.
 
 pub mod backend;
@@ -25,10 +27,12 @@ pub mod control;
 pub mod error;
 pub mod forward;
 pub mod local;
+pub mod metrics;
+pub mod ops;
 pub mod router;
 pub mod server;
 pub mod split;
 
 pub use config::Config;
 pub use error::{Error, Result};
-pub use server::run;
+pub use server::{run, run_with};

@@ -8,14 +8,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use protocol::routing::{RoutingError, RoutingTable};
 use protocol::SLOT_COUNT;
 use tokio::sync::{watch, Notify};
 
-use crate::backend::{Pool, Settings};
+use crate::backend::{Pool, PoolStats, Settings};
 
 /// No shard owns the slot.
 const UNOWNED: u16 = u16::MAX;
@@ -66,6 +66,9 @@ pub struct Router {
     epoch: watch::Sender<u64>,
     /// Someone saw a sign that the table is stale (MOVED, a newer epoch in a heartbeat).
     refresh: Notify,
+    /// When the table in force was installed (or re-confirmed with the same epoch); `None`
+    /// until the first.
+    installed: Mutex<Option<Instant>>,
 }
 
 impl Router {
@@ -82,6 +85,7 @@ impl Router {
             settings,
             epoch: watch::channel(0).0,
             refresh: Notify::new(),
+            installed: Mutex::new(None),
         }
     }
 
@@ -110,7 +114,20 @@ impl Router {
         let epoch = table.epoch;
         self.current.store(Arc::new(Routes { table, owner, pools }));
         self.epoch.send_replace(epoch);
+        *self.installed.lock().expect("installed") = Some(Instant::now());
         Ok(true)
+    }
+
+    /// Since the table in force was installed or last re-confirmed (a long-poll answers the
+    /// current table at the latest every 30 s); `None` while the proxy has no table.
+    pub fn age(&self) -> Option<Duration> {
+        self.installed.lock().expect("installed").map(|at| at.elapsed())
+    }
+
+    /// Every backend pool ever used, by address, with its connections' stats.
+    pub fn pool_stats(&self) -> Vec<(String, PoolStats)> {
+        let pools = self.pools.lock().expect("pools");
+        pools.iter().map(|(addr, p)| (addr.clone(), p.stats())).collect()
     }
 
     /// The pool of the backend at `addr` (made on first use).
@@ -169,7 +186,9 @@ mod tests {
     async fn tables_replace_in_epoch_order_and_share_pools() {
         let r = Router::new(Settings { connections: 1, max_in_flight: 8 });
         assert!(r.routes().pool_for_slot(0).is_none());
+        assert!(r.age().is_none());
         assert!(r.install(table(2, &["a:1", "b:1", "c:1"])).unwrap());
+        assert!(r.age().is_some());
         assert_eq!(r.routes().pool_for_slot(0).unwrap().addr(), "a:1");
         assert_eq!(r.routes().pool_for_slot(16383).unwrap().addr(), "c:1");
         let before = r.routes().pool_for_slot(16383).unwrap().clone();

@@ -15,6 +15,7 @@ use tracing::{info, warn};
 use crate::backend::Settings;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::router::Router;
 
 /// What every connection of the proxy shares.
@@ -27,6 +28,7 @@ pub struct Shared {
     pub node_id: String,
     /// Connected clients.
     pub clients: AtomicUsize,
+    pub metrics: Metrics,
     next_client_id: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
@@ -43,6 +45,7 @@ impl Shared {
             announce,
             config,
             clients: AtomicUsize::new(0),
+            metrics: Metrics::new(),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
         })
@@ -76,9 +79,27 @@ fn node_id(addr: &str) -> String {
 const GRACE: Duration = Duration::from_secs(2);
 
 /// Serves clients on `listener` until `shutdown` completes: loads the routing file or starts
-/// following the config service, then accepts.
+/// following the config service, serves `/metrics` on `--metrics-port` if set, then accepts.
 pub async fn run(
     listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    config.validate().map_err(Error::Config)?;
+    let metrics = match config.metrics_addr() {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+            Error::Config(format!("cannot listen on {}:{} for metrics: {e}", addr.0, addr.1))
+        })?),
+        None => None,
+    };
+    run_with(listener, metrics, config, shutdown).await
+}
+
+/// [`run`] with the `/metrics` listener given (bound by the caller, e.g. on port 0 in tests)
+/// instead of bound from `--metrics-port`.
+pub async fn run_with(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
@@ -99,6 +120,10 @@ pub async fn run(
             endpoints.clone(),
         ));
         background.spawn(crate::control::heartbeat(shared.clone(), http, endpoints));
+    }
+    if let Some(metrics) = metrics {
+        info!(addr = %metrics.local_addr()?, "metrics listening");
+        background.spawn(crate::ops::serve(shared.clone(), metrics));
     }
     info!(addr = %local, announce = %shared.announce, "proxy listening");
     let mut connections = JoinSet::new();

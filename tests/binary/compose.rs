@@ -31,6 +31,8 @@ struct Project {
     root: String,
     port: u16,
     admin_port: u16,
+    /// The host ports of proxy-1's and proxy-2's `/metrics`.
+    metrics_ports: [u16; 2],
 }
 
 impl Project {
@@ -40,7 +42,9 @@ impl Project {
             .args(["-p", &self.name, "-f", &format!("{}/docker-compose.yml", self.root)])
             .args(args)
             .env("RCLUSTER_PORT", self.port.to_string())
-            .env("RCLUSTER_ADMIN_PORT", self.admin_port.to_string());
+            .env("RCLUSTER_ADMIN_PORT", self.admin_port.to_string())
+            .env("RCLUSTER_PROXY1_METRICS_PORT", self.metrics_ports[0].to_string())
+            .env("RCLUSTER_PROXY2_METRICS_PORT", self.metrics_ports[1].to_string());
         cmd.output().expect("run docker compose")
     }
 
@@ -127,6 +131,7 @@ fn compose_up_forms_a_cluster_that_survives_a_master_and_a_proxy_dying() {
         root,
         port: crate::free_port(),
         admin_port: crate::free_port(),
+        metrics_ports: [crate::free_port(), crate::free_port()],
     };
     project.must(&["up", "-d"]);
     let admin = admin_api::AdminClient::new(vec![format!("127.0.0.1:{}", project.admin_port)])
@@ -174,6 +179,14 @@ fn compose_up_forms_a_cluster_that_survives_a_master_and_a_proxy_dying() {
     assert_eq!(got, keys[1..], "acknowledged writes lost in the failover");
     let v: String = redis::cmd("GET").arg("key:0").query(&mut c).unwrap();
     assert_eq!(v, "after");
+
+    // proxy-1's metrics are published on the host (HAProxy's PING checks alone count commands).
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://127.0.0.1:{}/metrics", project.metrics_ports[0]);
+    wait_until("proxy-1's /metrics", Duration::from_secs(10), || {
+        rt.block_on(async { http.get(&url).send().await?.error_for_status()?.text().await })
+            .is_ok_and(|text| text.contains("rcluster_proxy_commands_total{"))
+    });
 
     // Stop one proxy: the endpoint still answers (HAProxy sends new connections to the other).
     project.must(&["stop", "-t", "2", "proxy-1"]);

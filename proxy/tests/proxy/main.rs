@@ -6,6 +6,7 @@ mod util;
 
 mod families;
 mod local;
+mod metrics;
 mod multikey;
 mod pipeline;
 mod retry;

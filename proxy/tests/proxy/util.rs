@@ -126,25 +126,46 @@ pub fn even_table(epoch: u64, masters: &[SocketAddr]) -> RoutingTable {
     }
 }
 
-/// Starts a proxy with `table` as its routing file; `edit` adjusts the config.
-pub async fn start_proxy(table: &RoutingTable, edit: impl FnOnce(&mut proxy::Config)) -> TestProxy {
+/// A proxy config with `table` as its routing file.
+pub fn routing_file_config(table: &RoutingTable) -> proxy::Config {
     let path = test_dir().join("routing.json");
     std::fs::write(&path, serde_json::to_vec(table).expect("json")).expect("write routing file");
-    let mut config = proxy::Config { routing_file: Some(path), ..proxy::Config::default() };
+    proxy::Config { routing_file: Some(path), ..proxy::Config::default() }
+}
+
+/// Starts a proxy with `table` as its routing file; `edit` adjusts the config.
+pub async fn start_proxy(table: &RoutingTable, edit: impl FnOnce(&mut proxy::Config)) -> TestProxy {
+    let mut config = routing_file_config(table);
     edit(&mut config);
     start_proxy_with(config).await
 }
 
 /// Starts a proxy with `config` on 127.0.0.1:0.
 pub async fn start_proxy_with(config: proxy::Config) -> TestProxy {
+    spawn_proxy(config, None).await
+}
+
+/// Starts a proxy with `config` on 127.0.0.1:0 and its `/metrics` on another port 0; returns
+/// the metrics endpoint's address too.
+pub async fn start_proxy_with_metrics(config: proxy::Config) -> (TestProxy, SocketAddr) {
+    let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind metrics");
+    let addr = metrics.local_addr().expect("addr");
+    (spawn_proxy(config, Some(metrics)).await, addr)
+}
+
+async fn spawn_proxy(config: proxy::Config, metrics: Option<TcpListener>) -> TestProxy {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(async move {
-        proxy::run(listener, config, async {
+        let shutdown = async {
             let _ = rx.await;
-        })
-        .await
+        };
+        // Without a listener given, `run` binds --metrics-port itself (if set).
+        match metrics {
+            Some(metrics) => proxy::run_with(listener, Some(metrics), config, shutdown).await,
+            None => proxy::run(listener, config, shutdown).await,
+        }
         .expect("proxy run")
     });
     TestProxy { addr, stop: Some(tx) }
@@ -169,10 +190,14 @@ pub async fn start_cluster() -> Cluster {
 impl Cluster {
     /// The partition that owns `key` under the even split.
     pub fn owner_of(&self, key: &str) -> &TestPartition {
-        let slot = protocol::key_hash_slot(key.as_bytes());
-        let i = SlotRange::split_even(3).iter().position(|r| r.contains(slot)).expect("range");
-        &self.partitions[i]
+        &self.partitions[even_owner(key.as_bytes(), 3)]
     }
+}
+
+/// The shard of `shards` that owns `key` under an even split ([`even_table`]).
+pub fn even_owner(key: &[u8], shards: usize) -> usize {
+    let slot = protocol::key_hash_slot(key);
+    SlotRange::split_even(shards).iter().position(|r| r.contains(slot)).expect("range")
 }
 
 /// A multiplexed `redis` crate connection.
