@@ -57,4 +57,4 @@ pub use error::{Error, Result};
 pub use server::{run, serve, Server};
 
 /// The Redis version rcluster reports (HELLO, INFO): the version whose behaviour it matches.
-pub const REDIS_VERSION: &str = "7.0.15";
+pub const REDIS_VERSION: &str = protocol::REDIS_VERSION;

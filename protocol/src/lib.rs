@@ -9,6 +9,7 @@
 //!   (proxy backends, replication, tests).
 //! - [`codec`]: a tokio codec over [`Frame`].
 //! - [`slot`]: CRC16 (XMODEM) hash slots with Redis Cluster's `{hash tag}` rules.
+//! - [`redis_text`]: Redis's exact texts for replies every server gives the same way.
 //! - [`number`]: parsing and formatting numbers exactly as Redis does.
 //! - [`command`]: the command table: arity, flags, key positions, and COMMAND INFO/DOCS data.
 //! - [`routing`]: the routing table (which master serves each slot), as the config service
@@ -25,6 +26,7 @@ pub mod error_body;
 pub mod frame;
 pub mod heartbeat;
 pub mod number;
+pub mod redis_text;
 pub mod reply;
 pub mod request;
 pub mod routing;
@@ -33,6 +35,7 @@ pub mod slot;
 pub use codec::FrameCodec;
 pub use error::{Error, Result};
 pub use frame::{Frame, FrameLimits};
+pub use redis_text::REDIS_VERSION;
 pub use reply::ReplyWriter;
 pub use request::{ParseLimits, RequestParser};
 pub use slot::{key_hash_slot, SLOT_COUNT};

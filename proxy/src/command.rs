@@ -72,7 +72,7 @@ fn route(
     out: &mut ReplyWriter,
 ) -> Result<Plan, Refusal> {
     let Some(top) = top else {
-        return Err(other(unknown_command(args)));
+        return Err(other(protocol::redis_text::unknown_command(args)));
     };
     if !session.authenticated && !top.has(flags::NO_AUTH) {
         return Err(other("NOAUTH Authentication required.".into()));
@@ -85,7 +85,7 @@ fn route(
     } else {
         let sub = top
             .subcommand(&args[1])
-            .ok_or_else(|| other(unknown_subcommand(top.name, &args[1])))?;
+            .ok_or_else(|| other(protocol::redis_text::unknown_subcommand(top.name, &args[1])))?;
         if !sub.arity_ok(args.len()) {
             return Err(other(wrong_arity(sub.name)));
         }
@@ -162,27 +162,6 @@ fn refuse_unsupported(spec: &CommandSpec) -> Result<(), String> {
 
 pub fn wrong_arity(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
-}
-
-fn clip(b: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
-}
-
-/// Redis's text for an unknown command, quoting up to the first arguments.
-fn unknown_command(args: &[Bytes]) -> String {
-    let mut text =
-        format!("ERR unknown command '{}', with args beginning with: ", clip(&args[0], 128));
-    for a in &args[1..] {
-        if text.len() >= 128 {
-            break;
-        }
-        text.push_str(&format!("'{}' ", clip(a, 128 - text.len().min(128))));
-    }
-    text
-}
-
-pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> String {
-    format!("ERR unknown subcommand '{}'. Try {} HELP.", clip(sub, 128), cmd.to_ascii_uppercase())
 }
 
 #[cfg(test)]

@@ -10,9 +10,6 @@ use protocol::{key_hash_slot, ReplyWriter};
 use crate::command::{Plan, Session};
 use crate::server::Shared;
 
-/// The Redis version the proxy reports (the version whose behaviour rcluster matches).
-pub const REDIS_VERSION: &str = "7.0.15";
-
 fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
@@ -155,27 +152,13 @@ fn hello(
         }
     }
     if !session.authenticated {
-        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
+        return Err(protocol::redis_text::HELLO_NOAUTH.into());
     }
     if let Some(p) = proto {
         session.resp3 = p == 3;
         out.set_resp3(session.resp3);
     }
-    out.map(7);
-    out.bulk(b"server");
-    out.bulk(b"redis");
-    out.bulk(b"version");
-    out.bulk(REDIS_VERSION.as_bytes());
-    out.bulk(b"proto");
-    out.integer(if session.resp3 { 3 } else { 2 });
-    out.bulk(b"id");
-    out.integer(session.id as i64);
-    out.bulk(b"mode");
-    out.bulk(b"standalone");
-    out.bulk(b"role");
-    out.bulk(b"master");
-    out.bulk(b"modules");
-    out.empty_array();
+    protocol::redis_text::write_hello(out, if session.resp3 { 3 } else { 2 }, session.id as i64);
     Ok(())
 }
 

@@ -118,9 +118,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         }
     }
     if !ctx.client.authenticated {
-        return Err(CmdError::Other(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
-        ));
+        return Err(CmdError::Other(protocol::redis_text::HELLO_NOAUTH.into()));
     }
     let handle = ctx.client.handle.clone();
     let mut info = handle.info();
@@ -128,22 +126,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
         info.resp = p;
         ctx.out.set_resp3(p == 3);
     }
-    let out = &mut *ctx.out;
-    out.map(7);
-    out.bulk(b"server");
-    out.bulk(b"redis");
-    out.bulk(b"version");
-    out.bulk(crate::REDIS_VERSION.as_bytes());
-    out.bulk(b"proto");
-    out.integer(info.resp as i64);
-    out.bulk(b"id");
-    out.integer(handle.id as i64);
-    out.bulk(b"mode");
-    out.bulk(b"standalone");
-    out.bulk(b"role");
-    out.bulk(b"master");
-    out.bulk(b"modules");
-    out.empty_array();
+    protocol::redis_text::write_hello(ctx.out, info.resp as i64, handle.id as i64);
     Ok(())
 }
 

@@ -209,7 +209,11 @@ pub fn dispatch(ctx: &mut Ctx, args: &[Bytes], started: Instant) -> Dispatched {
         }
         None => {
             ctx.state.stats.rejected_calls += 1;
-            ("NULL", Err(Rejected(CmdError::Other(unknown_command(args)))), started)
+            (
+                "NULL",
+                Err(Rejected(CmdError::Other(protocol::redis_text::unknown_command(args)))),
+                started,
+            )
         }
         Some(cmd) => check_and_run(ctx, cmd, args, started),
     };
@@ -459,30 +463,9 @@ fn redacted_args(args: &[Bytes]) -> Vec<usize> {
     Vec::new()
 }
 
-/// Redis's text for an unknown command, quoting up to the first arguments.
-fn unknown_command(args: &[Bytes]) -> String {
-    let mut text =
-        format!("ERR unknown command '{}', with args beginning with: ", clip(&args[0], 128));
-    for a in &args[1..] {
-        if text.len() >= 128 {
-            break;
-        }
-        text.push_str(&format!("'{}' ", clip(a, 128 - text.len().min(128))));
-    }
-    text
-}
-
-fn clip(b: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(max)]).into_owned()
-}
-
 /// The error for an unknown subcommand of `cmd`, as Redis words it.
 pub fn unknown_subcommand(cmd: &str, sub: &[u8]) -> CmdError {
-    CmdError::Other(format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        clip(sub, 128),
-        cmd.to_ascii_uppercase()
-    ))
+    CmdError::Other(protocol::redis_text::unknown_subcommand(cmd, sub))
 }
 
 /// The table entry of a command this server implements, by its lower-case name (container
