@@ -16,6 +16,8 @@
 //!   - [`checker::append`]: RPUSH + LRANGE: lost, duplicated, reordered (incompatible) values,
 //!     phantoms and stale reads.
 //!   - [`checker::counter`]: INCRBY + reads within the bounds the increments allow.
+//!   - `checker::elements` (private): the rules the set and append checkers share (duplicate,
+//!     phantom, failed-applied and lost elements), so the two cannot drift apart.
 //! - [`error`]: the errors of malformed histories (never anomalies of the cluster).
 
 pub mod checker;

@@ -15,14 +15,25 @@
 //!
 //! Appends with an unknown outcome (info) may be present or absent.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
-use crate::checker::{by_key, Anomaly, AnomalyKind, CheckResult, Checker, Counts};
-use crate::error::{Error, Result};
-use crate::history::{Operation, Outcome, Value, F};
+use crate::checker::elements::{Elements, Workload};
+use crate::checker::{bump, check_by_key, Anomaly, AnomalyKind, CheckResult, Checker};
+use crate::error::Result;
+use crate::history::{Operation, F};
 
-/// How many operations an anomaly lists at most (the elements are always all listed).
-const MAX_OPS: usize = 20;
+/// The list-append workload: RPUSH writes values, LRANGE reads them.
+const APPEND: Workload = Workload {
+    checker: "append",
+    write: F::Append,
+    write_value: "an append's value to be an integer",
+    nil_read_is_empty: true,
+    elements: "values",
+    writes: "appends",
+    holds: "has",
+    never_written: "were never appended",
+    failed_with_reads: false,
+};
 
 /// The list-append checker.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,17 +45,8 @@ impl Checker for AppendChecker {
     }
 
     fn check(&self, ops: &[Operation]) -> Result<CheckResult> {
-        let mut anomalies = Vec::new();
-        let mut stats: BTreeMap<String, i64> = BTreeMap::new();
-        for (key, ops) in by_key(ops) {
-            check_key(key, &ops, &mut anomalies, &mut stats)?;
-        }
-        Ok(CheckResult::new(self.name(), Counts::of(ops), stats, anomalies))
+        check_by_key(self.name(), ops, check_key)
     }
-}
-
-fn bump(stats: &mut BTreeMap<String, i64>, name: &str, by: usize) {
-    *stats.entry(name.to_owned()).or_default() += by as i64;
 }
 
 fn check_key(
@@ -53,95 +55,13 @@ fn check_key(
     anomalies: &mut Vec<Anomaly>,
     stats: &mut BTreeMap<String, i64>,
 ) -> Result<()> {
-    let mut appends: HashMap<i64, Vec<&Operation>> = HashMap::new();
-    let mut reads: Vec<(&Operation, &[i64])> = Vec::new();
-    for &op in ops {
-        match op.f {
-            F::Append => match op.value {
-                Value::Int(v) => appends.entry(v).or_default().push(op),
-                _ => {
-                    return Err(Error::BadValue {
-                        checker: "append",
-                        index: op.invoke_index,
-                        expected: "an append's value to be an integer",
-                    })
-                }
-            },
-            F::Read if op.outcome != Outcome::Ok => {}
-            F::Read => match &op.output {
-                Value::List(values) => reads.push((op, values)),
-                // LRANGE of a missing key is an empty list; a client may record it as nil.
-                Value::Null => reads.push((op, &[])),
-                _ => {
-                    return Err(Error::BadValue {
-                        checker: "append",
-                        index: op.invoke_index,
-                        expected: "a read's result to be a list of integers",
-                    })
-                }
-            },
-            f => return Err(Error::UnsupportedOp { checker: "append", index: op.invoke_index, f }),
-        }
-    }
+    let elements = Elements::collect(ops, &APPEND)?;
+    let (appends, reads) = (&elements.writes, &elements.reads);
     bump(stats, "appends", appends.len());
     bump(stats, "reads", reads.len());
-    let appends_of = |vs: &mut dyn Iterator<Item = &i64>| -> Vec<Operation> {
-        vs.filter_map(|v| appends.get(v)).flatten().map(|&o| o.clone()).take(MAX_OPS).collect()
-    };
-
-    // Values no append explains.
-    let mut phantom: BTreeSet<i64> = BTreeSet::new();
-    let mut phantom_reads = Vec::new();
-    let mut failed: BTreeSet<i64> = BTreeSet::new();
-    for &(read, values) in &reads {
-        let mut seen = HashSet::new();
-        let dups: BTreeSet<i64> = values.iter().copied().filter(|v| !seen.insert(*v)).collect();
-        if !dups.is_empty() {
-            bump(stats, "duplicated", dups.len());
-            anomalies.push(
-                Anomaly::new(
-                    AnomalyKind::Duplicate,
-                    key,
-                    format!("read {read} has {} values more than once", dups.len()),
-                )
-                .with_elements(dups.into_iter().collect())
-                .with_ops(vec![read.clone()]),
-            );
-        }
-        let never: Vec<i64> = values.iter().copied().filter(|v| !appends.contains_key(v)).collect();
-        if !never.is_empty() {
-            phantom.extend(never);
-            phantom_reads.push(read.clone());
-        }
-        failed.extend(values.iter().copied().filter(|v| {
-            appends.get(v).is_some_and(|a| a.iter().all(|o| o.outcome == Outcome::Fail))
-        }));
-    }
-    if !phantom.is_empty() {
-        bump(stats, "phantom", phantom.len());
-        phantom_reads.truncate(MAX_OPS);
-        anomalies.push(
-            Anomaly::new(
-                AnomalyKind::Phantom,
-                key,
-                format!("{} values were read that were never appended", phantom.len()),
-            )
-            .with_elements(phantom.into_iter().collect())
-            .with_ops(phantom_reads),
-        );
-    }
-    if !failed.is_empty() {
-        bump(stats, "failed-applied", failed.len());
-        let involved = appends_of(&mut failed.iter());
-        anomalies.push(
-            Anomaly::new(
-                AnomalyKind::FailedApplied,
-                key,
-                format!("{} values were read although their appends failed", failed.len()),
-            )
-            .with_elements(failed.into_iter().collect())
-            .with_ops(involved),
-        );
+    let duplicated = elements.check_reads(key, &APPEND, anomalies, stats);
+    if duplicated > 0 {
+        bump(stats, "duplicated", duplicated);
     }
 
     // Every read must be a prefix of the longest one.
@@ -158,7 +78,7 @@ fn check_key(
         return Ok(());
     };
     let mut incompatible = 0;
-    for &(read, values) in &reads {
+    for &(read, values) in reads {
         if values != &order[..values.len()] {
             incompatible += 1;
             let at = values.iter().zip(order).position(|(a, b)| a != b).unwrap_or(0);
@@ -179,44 +99,25 @@ fn check_key(
     }
     bump(stats, "incompatible-reads", incompatible);
 
-    // When each value was certainly in the list: acknowledged, or returned by a read.
-    let mut visible: HashMap<i64, u64> = HashMap::new();
-    let mut saw = |v: i64, at: Option<u64>| {
-        if let Some(at) = at {
-            visible.entry(v).and_modify(|t| *t = (*t).min(at)).or_insert(at);
-        }
-    };
-    for (&v, ops) in &appends {
-        for op in ops.iter().filter(|o| o.outcome == Outcome::Ok) {
-            saw(v, op.end);
-        }
-    }
-    for &(read, values) in &reads {
-        for &v in values {
-            saw(v, read.end);
-        }
-    }
-    let mut by_time: Vec<(u64, i64)> = visible.into_iter().map(|(v, t)| (t, v)).collect();
-    by_time.sort_unstable();
-
-    let &(last, final_values) =
-        reads.iter().max_by_key(|(op, _)| (op.start, op.invoke_index)).expect("reads not empty");
-    let in_final: HashSet<i64> = final_values.iter().copied().collect();
-    let before = |start: u64| by_time.iter().take_while(move |&&(t, _)| t < start).map(|&(_, v)| v);
+    let visible = elements.visible();
+    let last = elements.final_read().expect("reads not empty");
+    let in_final: HashSet<i64> = last.1.iter().copied().collect();
     let mut stale = 0;
-    for &(read, values) in &reads {
-        if read.invoke_index == last.invoke_index {
+    for &(read, values) in reads {
+        if read.invoke_index == last.0.invoke_index {
             continue;
         }
         let have: HashSet<i64> = values.iter().copied().collect();
-        let mut missed: Vec<i64> =
-            before(read.start).filter(|v| !have.contains(v) && in_final.contains(v)).collect();
+        let mut missed: Vec<i64> = visible
+            .before(read.start)
+            .filter(|v| !have.contains(v) && in_final.contains(v))
+            .collect();
         if missed.is_empty() {
             continue;
         }
         stale += 1;
         missed.sort_unstable();
-        let context = appends_of(&mut missed.iter());
+        let context = elements.writes_of(&missed);
         anomalies.push(
             Anomaly::new(
                 AnomalyKind::StaleRead,
@@ -232,26 +133,7 @@ fn check_key(
         );
     }
     bump(stats, "stale-reads", stale);
-    let mut lost: Vec<i64> = before(last.start).filter(|v| !in_final.contains(v)).collect();
-    bump(stats, "lost", lost.len());
-    if !lost.is_empty() {
-        lost.sort_unstable();
-        let mut involved = vec![last.clone()];
-        involved.extend(appends_of(&mut lost.iter()));
-        involved.truncate(MAX_OPS);
-        anomalies.push(
-            Anomaly::new(
-                AnomalyKind::Lost,
-                key,
-                format!(
-                    "{} values acknowledged or read before the final read {last} are missing from it",
-                    lost.len()
-                ),
-            )
-            .with_elements(lost)
-            .with_ops(involved),
-        );
-    }
+    elements.check_lost(key, &APPEND, last, &visible, anomalies, stats);
     Ok(())
 }
 
@@ -260,6 +142,8 @@ mod tests {
     use super::*;
     use crate::checker::test_support::Builder;
     use crate::checker::Validity;
+    use crate::error::Error;
+    use crate::history::Value;
 
     fn append(b: &mut Builder, p: u64, v: i64) -> &mut Builder {
         b.done(p, F::Append, "l", Value::Int(v), Value::Int(v))

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::checker::{by_key, Anomaly, AnomalyKind, CheckResult, Checker, Counts};
+use crate::checker::{bump, check_by_key, Anomaly, AnomalyKind, CheckResult, Checker};
 use crate::error::{Error, Result};
 use crate::history::{Operation, Outcome, Value, F};
 
@@ -28,12 +28,7 @@ impl Checker for CounterChecker {
     }
 
     fn check(&self, ops: &[Operation]) -> Result<CheckResult> {
-        let mut anomalies = Vec::new();
-        let mut stats: BTreeMap<String, i64> = BTreeMap::new();
-        for (key, ops) in by_key(ops) {
-            check_key(key, &ops, &mut anomalies, &mut stats)?;
-        }
-        Ok(CheckResult::new(self.name(), Counts::of(ops), stats, anomalies))
+        check_by_key(self.name(), ops, check_key)
     }
 }
 
@@ -145,8 +140,8 @@ fn check_key(
             );
         }
     }
-    *stats.entry("reads".to_owned()).or_default() += reads.len() as i64;
-    *stats.entry("out-of-bounds".to_owned()).or_default() += out_of_bounds;
+    bump(stats, "reads", reads.len());
+    bump(stats, "out-of-bounds", out_of_bounds);
     let last = reads
         .iter()
         .filter(|(_, _, own)| own.is_none())

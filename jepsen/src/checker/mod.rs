@@ -5,6 +5,7 @@
 
 pub mod append;
 pub mod counter;
+mod elements;
 pub mod register;
 pub mod set;
 
@@ -225,6 +226,36 @@ impl CheckResult {
     pub fn anomalies_of(&self, kind: AnomalyKind) -> impl Iterator<Item = &Anomaly> {
         self.anomalies.iter().filter(move |a| a.kind == kind)
     }
+}
+
+/// How many operations an anomaly lists at most (its elements are always all listed), so a
+/// report of a badly broken run stays readable.
+pub(crate) const MAX_OPS: usize = 20;
+
+/// Adds `by` to the stat `name`, creating it at 0 first: the per-key checks add up into one
+/// result.
+pub(crate) fn bump(stats: &mut BTreeMap<String, i64>, name: &str, by: usize) {
+    *stats.entry(name.to_owned()).or_default() += by as i64;
+}
+
+/// Runs `check_key` on each key's operations, in key order, and gathers what they found into
+/// one result: for the checkers that judge each key on its own and need nothing across keys.
+pub(crate) fn check_by_key(
+    checker: &str,
+    ops: &[Operation],
+    mut check_key: impl FnMut(
+        Option<&str>,
+        &[&Operation],
+        &mut Vec<Anomaly>,
+        &mut BTreeMap<String, i64>,
+    ) -> Result<()>,
+) -> Result<CheckResult> {
+    let mut anomalies = Vec::new();
+    let mut stats = BTreeMap::new();
+    for (key, ops) in by_key(ops) {
+        check_key(key, &ops, &mut anomalies, &mut stats)?;
+    }
+    Ok(CheckResult::new(checker, Counts::of(ops), stats, anomalies))
 }
 
 /// Groups operations by key, keys in sorted order, each group in invoke order.

@@ -10,14 +10,25 @@
 //! Adds with an unknown outcome (info) may be present or absent; they are counted both ways.
 //! A key with adds and no ok read cannot be judged: the result is unknown.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
-use crate::checker::{by_key, Anomaly, AnomalyKind, CheckResult, Checker, Counts};
-use crate::error::{Error, Result};
-use crate::history::{Operation, Outcome, Value, F};
+use crate::checker::elements::{Elements, Workload};
+use crate::checker::{bump, check_by_key, Anomaly, AnomalyKind, CheckResult, Checker};
+use crate::error::Result;
+use crate::history::{Operation, Outcome, F};
 
-/// How many operations an anomaly lists at most (the elements are always all listed).
-const MAX_OPS: usize = 20;
+/// The set workload: SADD writes elements, SMEMBERS reads them.
+const SET: Workload = Workload {
+    checker: "set",
+    write: F::Add,
+    write_value: "an add's value to be an integer",
+    nil_read_is_empty: false,
+    elements: "elements",
+    writes: "adds",
+    holds: "lists",
+    never_written: "no add ever wrote",
+    failed_with_reads: true,
+};
 
 /// The set checker.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,12 +40,7 @@ impl Checker for SetChecker {
     }
 
     fn check(&self, ops: &[Operation]) -> Result<CheckResult> {
-        let mut anomalies = Vec::new();
-        let mut stats: BTreeMap<String, i64> = BTreeMap::new();
-        for (key, ops) in by_key(ops) {
-            check_key(key, &ops, &mut anomalies, &mut stats)?;
-        }
-        Ok(CheckResult::new(self.name(), Counts::of(ops), stats, anomalies))
+        check_by_key(self.name(), ops, check_key)
     }
 }
 
@@ -44,105 +50,13 @@ fn check_key(
     anomalies: &mut Vec<Anomaly>,
     stats: &mut BTreeMap<String, i64>,
 ) -> Result<()> {
-    let mut adds: HashMap<i64, Vec<&Operation>> = HashMap::new();
-    let mut reads: Vec<(&Operation, &[i64])> = Vec::new();
-    for &op in ops {
-        match op.f {
-            F::Add => match op.value {
-                Value::Int(e) => adds.entry(e).or_default().push(op),
-                _ => {
-                    return Err(Error::BadValue {
-                        checker: "set",
-                        index: op.invoke_index,
-                        expected: "an add's value to be an integer",
-                    })
-                }
-            },
-            F::Read if op.outcome != Outcome::Ok => {}
-            F::Read => match &op.output {
-                Value::List(elements) => reads.push((op, elements)),
-                _ => {
-                    return Err(Error::BadValue {
-                        checker: "set",
-                        index: op.invoke_index,
-                        expected: "a read's result to be a list of integers",
-                    })
-                }
-            },
-            f => return Err(Error::UnsupportedOp { checker: "set", index: op.invoke_index, f }),
-        }
-    }
-    let acknowledged =
-        |e: &i64| adds.get(e).is_some_and(|a| a.iter().any(|o| o.outcome == Outcome::Ok));
-    let all_failed =
-        |e: &i64| adds.get(e).is_some_and(|a| a.iter().all(|o| o.outcome == Outcome::Fail));
-    *stats.entry("attempted".to_owned()).or_default() += adds.len() as i64;
-    *stats.entry("acknowledged".to_owned()).or_default() +=
-        adds.keys().filter(|e| acknowledged(e)).count() as i64;
+    let elements = Elements::collect(ops, &SET)?;
+    let adds = &elements.writes;
+    bump(stats, "attempted", adds.len());
+    bump(stats, "acknowledged", adds.keys().filter(|&&e| elements.acknowledged(e)).count());
+    elements.check_reads(key, &SET, anomalies, stats);
 
-    let mut phantom: BTreeSet<i64> = BTreeSet::new();
-    let mut phantom_reads = Vec::new();
-    let mut failed_applied: BTreeSet<i64> = BTreeSet::new();
-    let mut failed_reads = Vec::new();
-    for &(read, elements) in &reads {
-        let mut seen = HashSet::new();
-        let duplicates: BTreeSet<i64> =
-            elements.iter().copied().filter(|e| !seen.insert(*e)).collect();
-        if !duplicates.is_empty() {
-            anomalies.push(
-                Anomaly::new(
-                    AnomalyKind::Duplicate,
-                    key,
-                    format!("read {} lists {} elements more than once", read, duplicates.len()),
-                )
-                .with_elements(duplicates.into_iter().collect())
-                .with_ops(vec![read.clone()]),
-            );
-        }
-        let never: Vec<i64> = elements.iter().copied().filter(|e| !adds.contains_key(e)).collect();
-        if !never.is_empty() {
-            phantom.extend(never);
-            phantom_reads.push(read.clone());
-        }
-        let failed: Vec<i64> = elements.iter().copied().filter(all_failed).collect();
-        if !failed.is_empty() {
-            failed_applied.extend(failed);
-            failed_reads.push(read.clone());
-        }
-    }
-    if !phantom.is_empty() {
-        *stats.entry("phantom".to_owned()).or_default() += phantom.len() as i64;
-        phantom_reads.truncate(MAX_OPS);
-        anomalies.push(
-            Anomaly::new(
-                AnomalyKind::Phantom,
-                key,
-                format!("{} elements were read that no add ever wrote", phantom.len()),
-            )
-            .with_elements(phantom.into_iter().collect())
-            .with_ops(phantom_reads),
-        );
-    }
-    if !failed_applied.is_empty() {
-        *stats.entry("failed-applied".to_owned()).or_default() += failed_applied.len() as i64;
-        let mut involved: Vec<Operation> =
-            failed_applied.iter().flat_map(|e| adds[e].iter().map(|&o| o.clone())).collect();
-        involved.extend(failed_reads);
-        involved.truncate(MAX_OPS);
-        anomalies.push(
-            Anomaly::new(
-                AnomalyKind::FailedApplied,
-                key,
-                format!("{} elements were read although their adds failed", failed_applied.len()),
-            )
-            .with_elements(failed_applied.into_iter().collect())
-            .with_ops(involved),
-        );
-    }
-
-    let Some(&(last, final_elements)) =
-        reads.iter().max_by_key(|(op, _)| (op.start, op.invoke_index))
-    else {
+    let Some(last) = elements.final_read() else {
         if !adds.is_empty() {
             anomalies.push(Anomaly::new(
                 AnomalyKind::Inconclusive,
@@ -155,48 +69,15 @@ fn check_key(
         }
         return Ok(());
     };
-    let present: HashSet<i64> = final_elements.iter().copied().collect();
-    // Certainly in the set before the final read began: acknowledged, or already read.
-    let mut visible: BTreeSet<i64> = adds
-        .iter()
-        .filter(|(_, a)| {
-            a.iter().any(|o| o.outcome == Outcome::Ok && o.completed_before(last.start))
-        })
-        .map(|(&e, _)| e)
-        .collect();
-    for &(read, elements) in &reads {
-        if read.completed_before(last.start) {
-            visible.extend(elements.iter().copied());
-        }
-    }
-    let lost: Vec<i64> = visible.into_iter().filter(|e| !present.contains(e)).collect();
+    let present: HashSet<i64> = last.1.iter().copied().collect();
     let unknown: Vec<i64> = adds
         .iter()
-        .filter(|(e, a)| !acknowledged(e) && a.iter().any(|o| o.outcome == Outcome::Info))
+        .filter(|(&e, a)| !elements.acknowledged(e) && a.iter().any(|o| o.outcome == Outcome::Info))
         .map(|(&e, _)| e)
         .collect();
-    let unknown_present = unknown.iter().filter(|e| present.contains(e)).count() as i64;
-    *stats.entry("unknown".to_owned()).or_default() += unknown.len() as i64;
-    *stats.entry("unknown-present".to_owned()).or_default() += unknown_present;
-    *stats.entry("lost".to_owned()).or_default() += lost.len() as i64;
-    if !lost.is_empty() {
-        let mut involved = vec![last.clone()];
-        involved.extend(lost.iter().filter_map(|e| adds.get(e)).flatten().map(|&o| o.clone()));
-        involved.truncate(MAX_OPS);
-        anomalies.push(
-            Anomaly::new(
-                AnomalyKind::Lost,
-                key,
-                format!(
-                    "{} elements acknowledged or read before the final read {} are missing from it",
-                    lost.len(),
-                    last
-                ),
-            )
-            .with_elements(lost)
-            .with_ops(involved),
-        );
-    }
+    bump(stats, "unknown", unknown.len());
+    bump(stats, "unknown-present", unknown.iter().filter(|e| present.contains(e)).count());
+    elements.check_lost(key, &SET, last, &elements.visible(), anomalies, stats);
     Ok(())
 }
 
@@ -204,7 +85,9 @@ fn check_key(
 mod tests {
     use super::*;
     use crate::checker::test_support::Builder;
-    use crate::checker::Validity;
+    use crate::checker::{Counts, Validity};
+    use crate::error::Error;
+    use crate::history::Value;
 
     fn add(b: &mut Builder, p: u64, e: i64) -> &mut Builder {
         b.done(p, F::Add, "s", Value::Int(e), Value::Int(e))
