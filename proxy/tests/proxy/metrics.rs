@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::util::{
-    cmd, even_owner, even_table, must_send, routing_file_config, start_partition, start_proxy_with,
-    start_proxy_with_metrics,
+    even_owner, even_table, must_send, routing_file_config, start_fenced_pair, start_partition,
+    start_proxy_with, start_proxy_with_metrics,
 };
 
 /// `GET http://addr/path`, retried while the endpoint is not listening yet (5 s at most):
@@ -149,18 +149,7 @@ async fn commands_errors_and_routing_are_counted() {
 async fn moved_and_retries_are_counted() {
     // As in retry.rs: A owns 0-8191 and redirects the rest to B; the proxy's table says A.
     let upper = "foo"; // slot 12182
-    let a = start_partition(&["--rcluster-secret", "s"]).await;
-    let b = start_partition(&[]).await;
-    let mut ca = a.client().await;
-    let _: () = cmd(&mut ca, &["rcluster", "auth", "s"]).await.unwrap();
-    let _: () = cmd(
-        &mut ca,
-        &["rcluster", "role", "master", "0", "1", "lease", "600000", "slots", "0-8191"],
-    )
-    .await
-    .unwrap();
-    let route = format!("8192-16383={}", b.addr);
-    let _: () = cmd(&mut ca, &["rcluster", "routes", "1", &route]).await.unwrap();
+    let (a, _b) = start_fenced_pair().await;
     let (proxy, metrics) =
         start_proxy_with_metrics(routing_file_config(&even_table(1, &[a.addr]))).await;
     let mut s = proxy.raw().await;

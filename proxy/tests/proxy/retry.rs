@@ -11,7 +11,7 @@ use protocol::RequestParser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::util::{cmd, even_table, start_partition, start_proxy};
+use crate::util::{cmd, even_table, start_fenced_pair, start_partition, start_proxy};
 
 /// A key in the upper half of the slots (8192-16383).
 const UPPER: &str = "foo"; // slot 12182
@@ -22,19 +22,8 @@ const LOWER: &str = "bar"; // slot 5061
 async fn moved_leads_the_proxy_to_the_owner() {
     assert!(protocol::key_hash_slot(UPPER.as_bytes()) >= 8192);
     assert!(protocol::key_hash_slot(LOWER.as_bytes()) < 8192);
-    let a = start_partition(&["--rcluster-secret", "s"]).await;
-    let b = start_partition(&[]).await;
     // A is fenced: it owns 0-8191 and knows B owns the rest.
-    let mut ca = a.client().await;
-    let _: () = cmd(&mut ca, &["rcluster", "auth", "s"]).await.unwrap();
-    let _: () = cmd(
-        &mut ca,
-        &["rcluster", "role", "master", "0", "1", "lease", "600000", "slots", "0-8191"],
-    )
-    .await
-    .unwrap();
-    let route = format!("8192-16383={}", b.addr);
-    let _: () = cmd(&mut ca, &["rcluster", "routes", "1", &route]).await.unwrap();
+    let (a, b) = start_fenced_pair().await;
     // The proxy's (stale) table sends everything to A.
     let proxy = start_proxy(&even_table(1, &[a.addr]), |_| {}).await;
     let mut con = proxy.client().await;

@@ -61,6 +61,24 @@ pub async fn start_partition(args: &[&str]) -> TestPartition {
 }
 
 /// A default partition server on `listener`.
+/// Two partitions where A is fenced as the master of slots 0-8191 and routes the rest to B
+/// (so A answers -MOVED for them); B is unfenced.
+pub async fn start_fenced_pair() -> (TestPartition, TestPartition) {
+    let a = start_partition(&["--rcluster-secret", "s"]).await;
+    let b = start_partition(&[]).await;
+    let mut ca = a.client().await;
+    let _: () = cmd(&mut ca, &["rcluster", "auth", "s"]).await.unwrap();
+    let _: () = cmd(
+        &mut ca,
+        &["rcluster", "role", "master", "0", "1", "lease", "600000", "slots", "0-8191"],
+    )
+    .await
+    .unwrap();
+    let route = format!("8192-16383={}", b.addr);
+    let _: () = cmd(&mut ca, &["rcluster", "routes", "1", &route]).await.unwrap();
+    (a, b)
+}
+
 pub async fn start_partition_on(listener: TcpListener) -> TestPartition {
     start_partition_with(listener, &[]).await
 }
