@@ -69,11 +69,9 @@ pub struct Config {
 fn parse_peer(text: &str) -> Result<(RaftNodeId, String), String> {
     let (id, addr) = text.split_once('=').ok_or_else(|| format!("{text:?} is not id=host:port"))?;
     let id = id.parse().map_err(|_| format!("{id:?} is not a node id"))?;
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
-            Ok((id, addr.to_string()))
-        }
-        _ => Err(format!("{addr:?} is not host:port")),
+    match protocol::addr::split_host_port(addr) {
+        Some(_) => Ok((id, addr.to_string())),
+        None => Err(format!("{addr:?} is not host:port")),
     }
 }
 

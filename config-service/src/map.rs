@@ -545,9 +545,9 @@ impl ClusterMap {
 /// Addresses are checked for shape only (`host:port` with a numeric port): the map cannot
 /// resolve names, and a name that resolves differently later is still the same node.
 fn check_addr(field: &str, addr: &str) -> Result<(), Rejection> {
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
-        _ => Err(Rejection::invalid(field, format!("{addr:?} is not host:port"))),
+    match protocol::addr::split_host_port(addr) {
+        Some(_) => Ok(()),
+        None => Err(Rejection::invalid(field, format!("{addr:?} is not host:port"))),
     }
 }
 

@@ -51,13 +51,7 @@ const REFUSED_BACKOFF: Duration = Duration::from_secs(1);
 /// How often an outage is logged again while it lasts.
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// Splits `host:port` (or `[v6]:port`) into host and port.
-pub fn split_host_port(addr: &str) -> Option<(String, u16)> {
-    let (host, port) = addr.rsplit_once(':')?;
-    let port = port.parse().ok()?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    (!host.is_empty()).then(|| (host.to_string(), port))
-}
+pub use protocol::addr::split_host_port;
 
 /// The decision an assignment stands for, and a master's lease (ms, counted from when the
 /// heartbeat was sent).
@@ -76,7 +70,7 @@ pub fn decision_from(a: &Assignment) -> Result<(Decision, Option<u64>), String> 
         AssignedRole::Replica { master } => {
             let (host, port) = split_host_port(master)
                 .ok_or_else(|| format!("invalid master address '{master}'"))?;
-            (Assigned::Replica { host, port }, Vec::new(), None)
+            (Assigned::Replica { host: host.to_string(), port }, Vec::new(), None)
         }
     };
     Ok((Decision { shard: a.shard, shard_epoch: a.shard_epoch, role, slots, in_sync }, lease))
@@ -625,14 +619,6 @@ mod tests {
             vec![(8192, 9000, "b:1".to_string()), (9001, 16383, "b:1".to_string())]
         );
         assert_eq!(routes_from(&table, None).ranges.len(), 3);
-    }
-
-    #[test]
-    fn host_and_port_split() {
-        assert_eq!(split_host_port("h:1"), Some(("h".into(), 1)));
-        assert_eq!(split_host_port("[::1]:7000"), Some(("::1".into(), 7000)));
-        assert_eq!(split_host_port("h"), None);
-        assert_eq!(split_host_port("h:70000"), None);
     }
 
     fn view(name: &str, acked: Option<u64>) -> ReplicaView {

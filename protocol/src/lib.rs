@@ -8,6 +8,7 @@
 //! - [`frame`]: a full RESP2/RESP3 value ([`Frame`]) and its incremental parser, for clients
 //!   (proxy backends, replication, tests).
 //! - [`codec`]: a tokio codec over [`Frame`].
+//! - [`addr`]: the one `host:port` parser.
 //! - [`slot`]: CRC16 (XMODEM) hash slots with Redis Cluster's `{hash tag}` rules.
 //! - [`redis_text`]: Redis's exact texts for replies every server gives the same way.
 //! - [`number`]: parsing and formatting numbers exactly as Redis does.
@@ -19,6 +20,7 @@
 //! - [`error_body`]: the JSON error body of the config service's HTTP API.
 //! - [`error`]: protocol errors.
 
+pub mod addr;
 pub mod codec;
 pub mod command;
 pub mod error;

@@ -112,7 +112,7 @@ impl Config {
             return Err("--heartbeat-ms must be at least 1".into());
         }
         if let Some(a) = &self.announce {
-            if a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
+            if protocol::addr::split_host_port(a).is_none() {
                 return Err(format!("--announce {a:?} is not host:port"));
             }
         }

@@ -199,10 +199,7 @@ fn command_docs(args: &[Bytes], out: &mut ReplyWriter) {
 
 /// `host` and `port` of the announce address.
 fn host_port(addr: &str) -> (&str, u16) {
-    match addr.rsplit_once(':') {
-        Some((h, p)) => (h.trim_start_matches('[').trim_end_matches(']'), p.parse().unwrap_or(0)),
-        None => (addr, 0),
-    }
+    protocol::addr::split_host_port(addr).unwrap_or((addr, 0))
 }
 
 fn cluster_info(shared: &Shared, out: &mut ReplyWriter) {

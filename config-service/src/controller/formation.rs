@@ -14,7 +14,7 @@ use crate::map::{ClusterMap, Layout, NodeId, Role, ShardLayout, SlotRange, Spec}
 
 /// The host part of `host:port`.
 fn host(addr: &str) -> &str {
-    addr.rsplit_once(':').map_or(addr, |(h, _)| h)
+    protocol::addr::split_host_port(addr).map_or(addr, |(h, _)| h)
 }
 
 /// Registered servers in no shard, heard from within `healthy_within` of `now`, in id order.

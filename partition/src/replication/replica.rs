@@ -115,9 +115,9 @@ fn announced(c: &crate::config::Config, bound_port: u16) -> (Option<String>, u16
         return (ip, port.unwrap_or(bound_port));
     }
     let addr = c.announce_addr(bound_port);
-    let (host, announce_port) = crate::heartbeat::split_host_port(&addr)
-        .unwrap_or_else(|| ("127.0.0.1".to_string(), bound_port));
-    (ip.or(Some(host)), port.unwrap_or(announce_port))
+    let (host, announce_port) =
+        crate::heartbeat::split_host_port(&addr).unwrap_or(("127.0.0.1", bound_port));
+    (ip.or(Some(host.to_string())), port.unwrap_or(announce_port))
 }
 
 /// One life of the link: connect, handshake, sync, apply until it breaks.
