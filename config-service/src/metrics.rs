@@ -27,8 +27,8 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("rcluster_config");
-        let m = Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("rcluster_config"),
             partition_heartbeats: Counter::default(),
             proxy_heartbeats: Counter::default(),
             routing_requests: Counter::default(),
@@ -43,10 +43,8 @@ impl Default for Metrics {
             shards: Gauge::default(),
             nodes: Gauge::default(),
             nodes_healthy: Gauge::default(),
-            // Replaced below by the registry the metrics are registered in.
-            registry: Registry::default(),
         };
-        let r = &mut registry;
+        let r = &mut m.registry;
         r.register(
             "partition_heartbeats",
             "Partition server heartbeats received",
@@ -89,7 +87,7 @@ impl Default for Metrics {
             "Partition servers heard from recently (leader only)",
             m.nodes_healthy.clone(),
         );
-        Metrics { registry, ..m }
+        m
     }
 }
 
