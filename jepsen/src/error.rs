@@ -22,6 +22,13 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A JSON file of a run (the nemesis timeline) could not be encoded or decoded.
+    #[error("{file}: {source}")]
+    Json {
+        file: String,
+        #[source]
+        source: serde_json::Error,
+    },
     /// An operation could not be encoded as JSON.
     #[error("encoding operation {index}: {source}")]
     Encode {

@@ -18,11 +18,14 @@
 //!   - [`checker::counter`]: INCRBY + reads within the bounds the increments allow.
 //!   - `checker::elements` (private): the rules the set and append checkers share (duplicate,
 //!     phantom, failed-applied and lost elements), so the two cannot drift apart.
+//! - [`timeline`]: the nemesis timeline ([`Fault`]s with their interval and whether they were
+//!   installed), written as `nemesis.json` and shaded in the report's plots.
 //! - [`error`]: the errors of malformed histories (never anomalies of the cluster).
 
 pub mod checker;
 pub mod error;
 pub mod history;
+pub mod timeline;
 
 pub use checker::{
     Anomaly, AnomalyKind, AppendChecker, CheckResult, Checker, CounterChecker, Counts,
@@ -30,3 +33,4 @@ pub use checker::{
 };
 pub use error::{Error, Result};
 pub use history::{History, HistoryWriter, Op, OpKind, Operation, Outcome, Recorder, Value, F};
+pub use timeline::{Fault, FaultStatus, Timeline};
