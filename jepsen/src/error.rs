@@ -1,11 +1,18 @@
-//! Errors of the history format and the checkers. A malformed history is a harness bug, never
-//! an anomaly of the cluster, so it is an [`Error`] and not an [`crate::checker::Anomaly`].
+//! Errors of the harness: the history format and the checkers, and driving the cluster. A
+//! malformed history is a harness bug, never an anomaly of the cluster, so it is an [`Error`]
+//! and not an [`crate::checker::Anomaly`]; so is a cluster that cannot be started or a nemesis
+//! command that cannot run.
 
 use crate::history::F;
 
-/// Everything that can go wrong reading, writing, pairing or checking a history.
+/// Everything that can go wrong reading, writing, pairing or checking a history, or running
+/// the cluster it comes from.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Controlling the cluster failed: a docker or compose command failed or hung, a container
+    /// is missing, the cluster did not become healthy, the admin API did not answer.
+    #[error("cluster: {0}")]
+    Cluster(String),
     /// Opening, reading or writing a history file failed.
     #[error("{context}: {source}")]
     Io {
@@ -58,6 +65,13 @@ pub enum Error {
     /// An operation whose value has the wrong shape for its function.
     #[error("operation {index}: the {checker} checker expects {expected}")]
     BadValue { checker: &'static str, index: u64, expected: &'static str },
+}
+
+impl Error {
+    /// An I/O error on a file of the run.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Io { context: path.display().to_string(), source }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
