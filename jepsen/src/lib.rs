@@ -22,6 +22,7 @@
 //!     phantom, failed-applied and lost elements), so the two cannot drift apart.
 //! - [`runner`]: one run, start to finish (cluster up, clients, nemesis cycles, heal, final
 //!   reads, check, the run's folder).
+//! - [`table`]: the results matrix of many runs, as RESULTS.md shows it.
 //! - [`compose`]: cluster control through the docker CLI (a fresh project per run, container
 //!   ids, PIDs and addresses, kill/start/pause, logs).
 //! - [`net`]: partitions as grudges, put in place with iptables in the containers' network
@@ -45,6 +46,7 @@ pub mod history;
 pub mod nemesis;
 pub mod net;
 pub mod runner;
+pub mod table;
 pub mod timeline;
 pub mod topology;
 pub mod workload;

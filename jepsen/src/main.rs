@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p jepsen --release -- test --workload register --nemesis partition-master --time-limit 60
 //! cargo run -p jepsen --release -- check target/jepsen/register-partition-master-sync-1764600000
+//! cargo run -p jepsen --release -- table target/jepsen
 //! ```
 //! The last line on stdout is `valid=true|false|unknown …`; the exit code is 0 only for
 //! `valid=true` (1 for an invalid or undecided history, 2 when the harness itself failed).
@@ -36,6 +37,12 @@ enum Command {
         /// The workload the history comes from.
         #[arg(long, default_value = "register")]
         workload: WorkloadKind,
+    },
+    /// Print the results matrix of every run folder under a directory (Markdown).
+    Table {
+        /// The directory holding run folders (the `--out` of `test`).
+        #[arg(default_value = "target/jepsen")]
+        dir: PathBuf,
     },
 }
 
@@ -104,6 +111,16 @@ async fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Test(args) => test(args).await,
         Command::Check { dir, workload } => check(dir, workload),
+        Command::Table { dir } => match jepsen::table::read_results(&dir) {
+            Ok(results) => {
+                print!("{}", jepsen::table::markdown(&results));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use admin_api::{AdminClient, ClusterState};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -72,7 +72,7 @@ pub struct RunOptions {
 }
 
 /// What `results.json` holds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResults {
     pub valid: Validity,
     pub workload: String,
@@ -93,7 +93,7 @@ pub struct RunResults {
 }
 
 /// How many faults of each status the nemesis produced.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FaultCounts {
     pub installed: usize,
     pub skipped: usize,
