@@ -525,6 +525,27 @@ mod tests {
     }
 
     #[test]
+    fn an_instant_fault_is_still_a_visible_band() {
+        // A kill healed at once: a zero-length interval, which is drawn a pixel wide.
+        let timeline = Timeline {
+            faults: vec![Fault {
+                nemesis: "kill".into(),
+                description: "kill -9 proxy-1, restarted".into(),
+                start: 5 * S,
+                end: Some(5 * S),
+                status: FaultStatus::Installed,
+            }],
+        };
+        let dir = must_write_run(&sample_history(), Some(&timeline));
+        render(dir.path()).unwrap();
+        let svg = std::fs::read_to_string(dir.path().join(RATE_FILE)).unwrap();
+        let bands = band_rects(&svg);
+        assert_eq!(bands.len(), 1);
+        assert_near(bands[0].0, expected_x(5 * S, 10 * S), "start");
+        assert_eq!(bands[0].1 - bands[0].0, 1.0, "a pixel wide");
+    }
+
+    #[test]
     fn every_operation_is_a_point_where_it_happened() {
         let dir = must_write_run(&sample_history(), Some(&sample_timeline()));
         render(dir.path()).unwrap();
