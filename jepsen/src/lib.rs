@@ -36,6 +36,8 @@
 //!   certainly mean "not applied".
 //! - [`timeline`]: the nemesis timeline ([`Fault`]s with their interval and whether they were
 //!   installed), written as `nemesis.json` and shaded in the report's plots.
+//! - [`report`]: the run report: `latency.svg` and `rate.svg` with the faults shaded, and
+//!   `timeline.txt`, rendered from a run's folder by [`report::render`].
 //! - [`error`]: the errors of malformed histories (never anomalies of the cluster).
 
 pub mod checker;
@@ -45,6 +47,7 @@ pub mod error;
 pub mod history;
 pub mod nemesis;
 pub mod net;
+pub mod report;
 pub mod runner;
 pub mod table;
 pub mod timeline;
