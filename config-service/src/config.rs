@@ -17,6 +17,15 @@ pub enum ReplicationMode {
     Async,
 }
 
+impl From<ReplicationMode> for protocol::heartbeat::Replication {
+    fn from(mode: ReplicationMode) -> Self {
+        match mode {
+            ReplicationMode::Sync => protocol::heartbeat::Replication::Sync,
+            ReplicationMode::Async => protocol::heartbeat::Replication::Async,
+        }
+    }
+}
+
 /// `rcluster config-service …`
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -55,7 +64,9 @@ pub struct Config {
     /// A master silent for this long is failed over. Must exceed the lease with margin.
     #[arg(long, default_value_t = 1500)]
     pub failover_after_ms: u64,
-    /// The partition servers' replication mode: which replicas a failover may promote.
+    /// The cluster's replication mode: which replicas a failover may promote, and — sent to
+    /// every partition server with its assignment — whether masters wait for their in-sync
+    /// replicas before acknowledging a write.
     #[arg(long, value_enum, default_value = "sync")]
     pub replication: ReplicationMode,
     /// Raft's election timeout, lower bound (the upper bound is twice it).

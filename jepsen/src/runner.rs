@@ -5,7 +5,7 @@
 //! The run's folder holds `history.jsonl` (written as operations happen, so a crashed run
 //! still leaves its history), `nemesis.json` (the fault timeline), `results.json` (the
 //! verdict, counts and anomalies), `logs/<service>.log` for every container and the report's
-//! plots.
+//! plots (`latency.svg`, `rate.svg`, `timeline.txt`).
 //!
 //! Time line of a run: clients start; the nemesis waits `quiet`, installs a fault for `fault`,
 //! heals, and repeats until `time_limit`; then everything is healed, clients go on for
@@ -30,6 +30,7 @@ use crate::compose::{Compose, ComposeOptions};
 use crate::error::{Error, Result};
 use crate::history::{Op, Recorder};
 use crate::nemesis::{Nemesis, NemesisKind, Target};
+use crate::report;
 use crate::timeline::{FaultStatus, Timeline};
 use crate::workload::{self, Completion, Generator, Invocation, WorkloadKind};
 
@@ -257,6 +258,12 @@ async fn drive(opts: &RunOptions, compose: &Compose, dir: &Path) -> Result<RunRe
     let json = serde_json::to_vec_pretty(&results)
         .map_err(|source| Error::Json { file: path.display().to_string(), source })?;
     std::fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
+    // The plots are for people; a run whose report cannot be drawn still has its verdict.
+    let options = report::Options { timeout: Some(opts.op_timeout), ..Default::default() };
+    match report::render_with(dir, &options) {
+        Ok(rendered) => info!(%rendered, "report"),
+        Err(e) => warn!(cause = %e, "drawing the report failed"),
+    }
     Ok(results)
 }
 

@@ -6,7 +6,8 @@
 //!   a master's lease is counted from the instant the heartbeat was **sent**, never from when
 //!   the reply arrived, so the config leader (which counts its failover timeout from when it
 //!   received the heartbeat) only ever replaces a master whose lease has run out;
-//! - the routing table becomes the routes behind `-MOVED`; `maxmemory` is applied;
+//! - the routing table becomes the routes behind `-MOVED`; `maxmemory` and the cluster's
+//!   replication mode (`replication sync|async`) are applied;
 //! - nothing extends a lease locally: a server that reaches no config service keeps trying,
 //!   and its lease runs out on its own (the fence then answers `-TRYAGAIN`).
 //!
@@ -515,6 +516,7 @@ impl Heartbeat {
             Err(e) => warn!(cause = %e, "applying the config service's assignment"),
         }
         crate::role::set_maxmemory(server, &mut state, assignment.maxmemory);
+        crate::role::set_replication(server, assignment.replication);
         if is_master {
             for member in self.in_sync.settled(&committed, Instant::now()) {
                 server.replication.remove_joining(&member);
@@ -552,6 +554,7 @@ mod tests {
             role,
             slots: vec![SlotRange::new(0, 99), SlotRange::new(200, 200)],
             maxmemory: 0,
+            replication: Default::default(),
         }
     }
 

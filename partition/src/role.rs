@@ -137,6 +137,18 @@ fn persist(server: &Server, state: &State) -> Result<(), String> {
     fence::store(&dir, decision).map_err(|e| format!("storing the role: {e}"))
 }
 
+/// Applies the cluster's replication mode from the config service, which decides it: its
+/// failover rule (promote only in-sync replicas) is sound only if masters wait for them.
+pub fn set_replication(server: &Server, mode: protocol::heartbeat::Replication) {
+    if server.config().get("replication").as_deref() == Some(mode.as_str()) {
+        return;
+    }
+    match server.update_config(|c| c.set("replication", mode.as_str())) {
+        Ok(()) => info!(mode = mode.as_str(), "replication mode set by the control plane"),
+        Err(e) => tracing::warn!(cause = %e, "the control plane's replication mode was refused"),
+    }
+}
+
 /// Sets `maxmemory` as CONFIG SET would (the control plane sizes the shard); 0 or the value
 /// in force changes nothing.
 pub fn set_maxmemory(server: &Server, state: &mut State, bytes: u64) {

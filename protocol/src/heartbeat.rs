@@ -95,6 +95,34 @@ pub struct Assignment {
     pub slots: Vec<SlotRange>,
     /// `maxmemory` for the server, in bytes (0: no limit).
     pub maxmemory: u64,
+    /// The cluster's replication mode. The config service decides it, because it is what makes
+    /// a failover safe: in `sync` mode it promotes only in-sync replicas, which is sound only if
+    /// every master also waits for them before acknowledging a write.
+    #[serde(default)]
+    pub replication: Replication,
+}
+
+/// Whether a master waits for its in-sync replicas before acknowledging a write.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Replication {
+    /// A write is acknowledged once every in-sync replica has it: no acknowledged write is
+    /// lost by a failover.
+    #[default]
+    Sync,
+    /// A write is acknowledged at once, as Redis does; a failover may lose the replica's lag.
+    Async,
+}
+
+impl Replication {
+    /// The partition server's `replication` parameter value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Replication::Sync => "sync",
+            Replication::Async => "async",
+        }
+    }
 }
 
 /// The role the config service assigns.

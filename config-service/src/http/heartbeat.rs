@@ -183,5 +183,6 @@ async fn assignment(
         role,
         slots: map.slots.ranges_of(shard_id),
         maxmemory: shard.maxmemory,
+        replication: node.config.replication.into(),
     }))
 }

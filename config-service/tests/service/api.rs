@@ -190,3 +190,18 @@ async fn the_openapi_document_lists_every_served_route() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_assignment_carries_the_clusters_replication_mode() {
+    use config_service::config::ReplicationMode;
+    use protocol::heartbeat::Replication;
+    for (mode, expected) in
+        [(ReplicationMode::Sync, Replication::Sync), (ReplicationMode::Async, Replication::Async)]
+    {
+        let (_group, fakes) = start_cluster(2, |c| c.replication = mode).await;
+        wait_for("every fake to hear the mode", Duration::from_secs(5), || async {
+            fakes.iter().all(|f| f.snapshot().replication == Some(expected)).then_some(())
+        })
+        .await;
+    }
+}

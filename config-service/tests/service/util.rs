@@ -228,6 +228,8 @@ pub struct FakeState {
     /// It reports a restart as master (until it gets a lease or a replica role).
     pub restarted: bool,
     pub replies: u64,
+    /// The replication mode of the last assignment.
+    pub replication: Option<protocol::heartbeat::Replication>,
 }
 
 /// A fake partition server: heartbeats every 100 ms to whichever config server leads
@@ -255,6 +257,7 @@ impl FakePartition {
             in_sync_request: None,
             restarted: false,
             replies: 0,
+            replication: None,
         }));
         let shared = state.clone();
         let task = tokio::spawn(async move {
@@ -312,6 +315,7 @@ impl FakePartition {
                 s.node = Some(reply.node);
                 s.replies += 1;
                 if let Some(a) = reply.assignment {
+                    s.replication = Some(a.replication);
                     match a.role {
                         AssignedRole::Master { lease_ms, .. } => {
                             s.role =
