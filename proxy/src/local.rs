@@ -95,6 +95,15 @@ pub fn run(
     Ok(Some(Plan::Local))
 }
 
+/// Whether the proxy answers `name` itself from the client's session or its own state — what a
+/// backend cannot answer for it inside a transaction. (PING, ECHO, TIME, COMMAND … are answered
+/// here too outside MULTI, but a backend gives the same answer, so they may be queued.)
+pub fn answered_by_proxy(name: &str) -> bool {
+    matches!(name, "select" | "auth" | "hello" | "readonly" | "readwrite" | "reset")
+        || name.starts_with("client|")
+        || name.starts_with("cluster|")
+}
+
 /// Checks a password; `username` must be `default` (there are no ACL users).
 fn check_password(
     shared: &Shared,

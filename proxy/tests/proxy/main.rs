@@ -10,3 +10,4 @@ mod metrics;
 mod multikey;
 mod pipeline;
 mod retry;
+mod transaction;
