@@ -4,7 +4,9 @@
 
 mod util;
 
+mod blocking;
 mod families;
+mod fanout;
 mod local;
 mod metrics;
 mod multikey;
