@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -16,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::debug;
 
+use crate::clients::ClientHandle;
 use crate::command::{self, Plan, Session};
 use crate::fanout;
 use crate::forward::{self, Attempt, Req};
@@ -69,6 +71,13 @@ struct Conn<'a> {
 pub async fn handle(shared: &Shared, mut socket: TcpStream, peer: SocketAddr) {
     let id = shared.next_client_id();
     debug!(peer = %peer, id, "client connected");
+    let laddr = socket.local_addr().unwrap_or(peer);
+    #[cfg(unix)]
+    let fd = i64::from(std::os::fd::AsRawFd::as_raw_fd(&socket));
+    #[cfg(not(unix))]
+    let fd = -1;
+    let handle = Arc::new(ClientHandle::new(id, peer, laddr, fd));
+    let _registered = shared.registry.register(handle.clone());
     let mut conn = Conn {
         shared,
         session: Session {
@@ -78,6 +87,7 @@ pub async fn handle(shared: &Shared, mut socket: TcpStream, peer: SocketAddr) {
             name: None,
             quit: false,
             tx: Transaction::default(),
+            handle,
         },
         parser: RequestParser::new(ParseLimits::default()),
         rbuf: BytesMut::new(),
@@ -95,6 +105,7 @@ pub async fn handle(shared: &Shared, mut socket: TcpStream, peer: SocketAddr) {
 impl Conn<'_> {
     async fn serve(&mut self, socket: &mut TcpStream) -> std::io::Result<()> {
         let mut shutdown = self.shared.shutdown_signal();
+        let mut killed = self.session.handle.killed();
         let idle = Duration::from_secs(self.shared.config.timeout);
         let mut more = false;
         loop {
@@ -119,6 +130,7 @@ impl Conn<'_> {
                     }
                     _ = idle_timer => return Ok(()),
                     _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                    _ = killed.wait_for(|k| *k) => return Ok(()),
                 }
             }
             let mut protocol_error = None;
@@ -185,6 +197,7 @@ impl Conn<'_> {
             transaction::queue(self.shared, &mut self.session, &args, &mut self.scratch);
             let pending = Pending::Done(self.scratch.buffer_mut().split().freeze());
             self.pending.push(Entry { pending, command, start });
+            self.session.handle.session(self.session.resp3, self.session.tx.queued());
             return Ok(true);
         }
         let (plan, command) =
@@ -268,14 +281,21 @@ impl Conn<'_> {
                 let cmd = split::encode_command(&mut self.enc, &args);
                 let name = command.name();
                 let run = crate::blocking::run(self.shared, self.session.resp3, slot, name, &cmd);
-                let mut shutdown = self.shared.shutdown_signal();
-                match while_connected(socket, &mut self.rbuf, &mut shutdown, run).await {
+                let mut stop = Stop {
+                    shutdown: self.shared.shutdown_signal(),
+                    killed: self.session.handle.killed(),
+                };
+                self.session.handle.set_blocked(true);
+                let reply = while_connected(socket, &mut self.rbuf, &mut stop, run).await;
+                self.session.handle.set_blocked(false);
+                match reply {
                     Some(reply) => Pending::Done(reply),
                     None => return Ok(false),
                 }
             }
         };
         self.pending.push(Entry { pending, command, start });
+        self.session.handle.session(self.session.resp3, self.session.tx.queued());
         Ok(true)
     }
 
@@ -364,13 +384,13 @@ impl Conn<'_> {
 }
 
 /// Waits for `reply` while watching the client's socket: `None` as soon as the client closes
-/// its connection (or the proxy stops), which drops `reply` and with it the dedicated backend
+/// its connection (or the proxy stops, or CLIENT KILL names it), which drops `reply` and with it the dedicated backend
 /// connection it waits on. What the client sends meanwhile is kept in `rbuf` for later (Redis
 /// too runs it after the blocking command), up to [`MAX_READ_WHILE_BLOCKED`].
 async fn while_connected(
     socket: &mut TcpStream,
     rbuf: &mut BytesMut,
-    shutdown: &mut watch::Receiver<bool>,
+    stop: &mut Stop,
     reply: impl Future<Output = Bytes>,
 ) -> Option<Bytes> {
     tokio::pin!(reply);
@@ -385,7 +405,14 @@ async fn while_connected(
                 Ok(0) | Err(_) => return None,
                 Ok(_) => {}
             },
-            _ = shutdown.wait_for(|s| *s) => return None,
+            _ = stop.shutdown.wait_for(|s| *s) => return None,
+            _ = stop.killed.wait_for(|k| *k) => return None,
         }
     }
+}
+
+/// What ends a client's connection besides the client: the proxy stopping, CLIENT KILL.
+struct Stop {
+    shutdown: watch::Receiver<bool>,
+    killed: watch::Receiver<bool>,
 }

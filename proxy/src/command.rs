@@ -4,11 +4,14 @@
 //! blocking pops), or refuse it with an error naming the command and the reason — never route
 //! it somewhere it may not belong.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use protocol::command::{self as table, flags, CommandSpec};
 use protocol::key_hash_slot;
 use protocol::ReplyWriter;
 
+use crate::clients::ClientHandle;
 use crate::fanout;
 use crate::metrics::{CommandId, ErrorKind};
 use crate::server::Shared;
@@ -26,6 +29,8 @@ pub struct Session {
     pub quit: bool,
     /// MULTI's queue and the connection WATCH pinned.
     pub tx: Transaction,
+    /// What CLIENT LIST shows of this client.
+    pub handle: Arc<ClientHandle>,
 }
 
 /// Where a command goes.
@@ -115,6 +120,7 @@ fn route(
     out: &mut ReplyWriter,
 ) -> Result<Plan, Refusal> {
     let spec = resolve(session, top, args)?;
+    session.handle.ran(spec.name);
     if let Some(plan) = crate::transaction::control(shared, session, spec, args, out)? {
         return Ok(plan);
     }

@@ -8,6 +8,7 @@
 //! - [`config`]: command-line flags and their checks.
 //! - [`client`]: one client connection: parse a batch, send every command, write the replies
 //!   in order with one write.
+//! - [`clients`]: the registry of connected clients (CLIENT LIST/INFO/KILL).
 //! - [`command`]: what happens to one command (local, routed by slot, split, refused).
 //! - [`local`]: the commands the proxy answers itself (connection, COMMAND, CLUSTER).
 //! - [`split`]: MGET/MSET/DEL/UNLINK/EXISTS/TOUCH across shards, and command encoding.
@@ -26,6 +27,7 @@
 pub mod backend;
 pub mod blocking;
 pub mod client;
+pub mod clients;
 pub mod command;
 pub mod config;
 pub mod control;

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::backend::Settings;
+use crate::clients::Registry;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -29,6 +30,8 @@ pub struct Shared {
     /// Connected clients.
     pub clients: AtomicUsize,
     pub metrics: Metrics,
+    /// Every connected client, for CLIENT LIST/INFO/KILL.
+    pub registry: Arc<Registry>,
     /// One permit per dedicated connection of a blocking command (`--max-blocking-connections`).
     pub blocking: Semaphore,
     /// When the proxy started (INFO's uptime).
@@ -51,6 +54,7 @@ impl Shared {
             config,
             clients: AtomicUsize::new(0),
             metrics: Metrics::new(),
+            registry: Arc::new(Registry::default()),
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,

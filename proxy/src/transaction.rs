@@ -61,6 +61,11 @@ impl Transaction {
         self.multi.is_some()
     }
 
+    /// How many commands are queued inside MULTI; `None` outside.
+    pub fn queued(&self) -> Option<usize> {
+        self.multi.as_ref().map(|q| q.count)
+    }
+
     /// A connection is pinned (keys are watched).
     pub fn pinned(&self) -> bool {
         self.pin.is_some()
@@ -144,6 +149,7 @@ pub fn control(
 pub fn queue(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut ReplyWriter) {
     let top = protocol::command::lookup(&args[0]);
     let checked = command::resolve(session, top, args)
+        .inspect(|spec| session.handle.ran(spec.name))
         .and_then(|spec| queueable(spec, args))
         .and_then(|slot| push(shared, &mut session.tx, slot, args));
     match checked {

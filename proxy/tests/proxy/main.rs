@@ -5,6 +5,7 @@
 mod util;
 
 mod blocking;
+mod clients;
 mod families;
 mod fanout;
 mod local;
