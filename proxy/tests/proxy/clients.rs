@@ -206,3 +206,41 @@ async fn redis_py_cluster_client_works_through_the_proxy() {
     let n: i64 = cmd(&mut con, &["dbsize"]).await.unwrap();
     assert_eq!(n, 52);
 }
+
+#[tokio::test]
+async fn the_redis_crates_cluster_client_works_through_the_proxy() {
+    let cluster = start_cluster().await;
+    let client =
+        redis::cluster::ClusterClient::new(vec![format!("redis://{}/", cluster.proxy.addr)])
+            .expect("cluster client");
+    let mut con = tokio::time::timeout(Duration::from_secs(10), client.get_async_connection())
+        .await
+        .expect("connected within 10 s")
+        .expect("cluster connection");
+    for i in 0..30 {
+        let _: () =
+            redis::cmd("set").arg(format!("rs:{i}")).arg(i).query_async(&mut con).await.unwrap();
+    }
+    for i in 0..30 {
+        let v: i64 = redis::cmd("get").arg(format!("rs:{i}")).query_async(&mut con).await.unwrap();
+        assert_eq!(v, i);
+    }
+    // The client routes MGET itself per slot; every slot is the proxy's.
+    let vals: Vec<Option<i64>> =
+        redis::cmd("mget").arg("{rs}a").arg("{rs}b").query_async(&mut con).await.unwrap();
+    assert_eq!(vals, vec![None, None]);
+    let _: () = redis::cmd("mset")
+        .arg("{rs}a")
+        .arg(1)
+        .arg("{rs}b")
+        .arg(2)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let vals: Vec<Option<i64>> =
+        redis::cmd("mget").arg("{rs}a").arg("{rs}b").query_async(&mut con).await.unwrap();
+    assert_eq!(vals, vec![Some(1), Some(2)]);
+    let mut proxy = cluster.proxy.client().await;
+    let n: i64 = cmd(&mut proxy, &["dbsize"]).await.unwrap();
+    assert_eq!(n, 32);
+}
