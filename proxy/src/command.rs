@@ -119,7 +119,9 @@ fn route(
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<Plan, Refusal> {
-    let spec = resolve(session, top, args)?;
+    // Inside MULTI only the commands that run at once get here; failing these checks still
+    // aborts the transaction, as in Redis (`EXEC x` inside MULTI).
+    let spec = resolve(session, top, args).inspect_err(|_| session.tx.flag())?;
     session.handle.ran(spec.name);
     if let Some(plan) = crate::transaction::control(shared, session, spec, args, out)? {
         return Ok(plan);

@@ -61,6 +61,13 @@ impl Transaction {
         self.multi.is_some()
     }
 
+    /// Marks an open transaction as failed (EXEC will answer EXECABORT); nothing outside MULTI.
+    pub fn flag(&mut self) {
+        if let Some(q) = &mut self.multi {
+            q.dirty = true;
+        }
+    }
+
     /// How many commands are queued inside MULTI; `None` outside.
     pub fn queued(&self) -> Option<usize> {
         self.multi.as_ref().map(|q| q.count)
@@ -156,9 +163,7 @@ pub fn queue(shared: &Shared, session: &mut Session, args: &[Bytes], out: &mut R
         Ok(()) => out.simple("QUEUED"),
         Err((kind, text)) => {
             shared.metrics.error(kind);
-            if let Some(q) = &mut session.tx.multi {
-                q.dirty = true;
-            }
+            session.tx.flag();
             out.error(&text);
         }
     }

@@ -185,6 +185,12 @@ async fn info_has_a_proxy_section_and_sums_keyspace_and_stats_over_shards() {
     assert_eq!(field(&proxy, "connected_clients").as_deref(), Some("1"));
     let nothing: String = cmd(&mut con, &["info", "nosuchsection"]).await.unwrap();
     assert_eq!(nothing, "");
+    // RESP3: the shards answer verbatim strings, and so does the proxy.
+    let mut s = cluster.proxy.raw().await;
+    let _ = crate::util::must_exchange(&mut s, &crate::util::resp(&["hello", "3"]), 100).await;
+    let want = "# Keyspace\r\ndb0:keys=30,expires=0,avg_ttl=0\r\n";
+    let reply = format!("={}\r\ntxt:{want}\r\n", want.len() + 4);
+    must_send(&mut s, &["info", "keyspace"], reply.as_bytes()).await;
 }
 
 #[tokio::test]

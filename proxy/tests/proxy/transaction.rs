@@ -93,6 +93,12 @@ async fn errors_while_queuing_abort_exec_as_in_redis_and_apply_nothing() {
     must_send(&mut s, &["multi"], b"+OK\r\n").await;
     must_send(&mut s, &["get"], b"-ERR wrong number of arguments for 'get' command\r\n").await;
     must_send(&mut s, &["exec"], ABORT).await;
+    // A command that runs at once but fails the arity check aborts too.
+    must_send(&mut s, &["multi"], b"+OK\r\n").await;
+    must_send(&mut s, &["set", "a", "1"], b"+QUEUED\r\n").await;
+    must_send(&mut s, &["exec", "x"], b"-ERR wrong number of arguments for 'exec' command\r\n")
+        .await;
+    must_send(&mut s, &["exec"], ABORT).await;
     // What the proxy cannot put in one shard's transaction is named.
     must_send(&mut s, &["multi"], b"+OK\r\n").await;
     let got = must_exchange(&mut s, &resp(&["keys", "*"]), 10).await;
