@@ -123,7 +123,7 @@ fn route(
     // aborts the transaction, as in Redis (`EXEC x` inside MULTI).
     let spec = resolve(session, top, args).inspect_err(|_| session.tx.flag())?;
     session.handle.ran(spec.name);
-    if let Some(plan) = crate::transaction::control(shared, session, spec, args, out)? {
+    if let Some(plan) = crate::transaction::control(session, spec, args, out)? {
         return Ok(plan);
     }
     if let Some(plan) = crate::local::run(shared, session, spec, args, out).map_err(other)? {

@@ -17,7 +17,8 @@
 //!
 //! An unwatched transaction refused by the backend as a whole before anything ran (a MOVED or
 //! TRYAGAIN while queuing, so EXEC answered EXECABORT) is sent again where the routing table
-//! says, within the retry deadline; a watched one is not (its WATCH was on that backend).
+//! says, within the retry deadline. A watched one is not (its WATCH was on that backend): EXEC
+//! answers the null reply of a transaction whose watched keys changed, which WATCH loops retry.
 
 use bytes::{Bytes, BytesMut};
 use protocol::command::{flags, CommandSpec};
@@ -96,13 +97,11 @@ pub fn runs_inside_multi(name: &[u8]) -> bool {
 /// Handles MULTI, EXEC, DISCARD, WATCH and UNWATCH as commands run at once (not queued):
 /// `Ok(Some(plan))` when `spec` is one of them (the reply written for [`Plan::Local`]).
 pub fn control(
-    shared: &Shared,
     session: &mut Session,
     spec: &CommandSpec,
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<Option<Plan>, Refusal> {
-    let _ = shared;
     let tx = &mut session.tx;
     let err = |text: &str| (ErrorKind::Other, text.to_string());
     match spec.name {
@@ -229,8 +228,19 @@ pub async fn exec(shared: &Shared, session: &mut Session) -> Bytes {
     }
     let body = queue.cmds.freeze();
     if let Some((mut conn, _)) = pin {
+        // A watched transaction is not sent elsewhere: its WATCH was on this backend. If the
+        // backend ran none of it because its slot is not (or no longer) served there, it
+        // failed as a transaction whose watched keys may have changed does: a null reply,
+        // which a WATCH loop retries (by then with a fresh routing table).
         return match run(&mut conn, &body, queue.count).await {
-            Ok((reply, _)) => reply,
+            Ok(Ran::Reply(reply)) => reply,
+            Ok(Ran::NotRun(cause, _)) => {
+                forward::count(&shared.metrics, &cause);
+                shared.router.request_refresh();
+                let mut w = ReplyWriter::new(resp3);
+                w.null_array();
+                w.buffer_mut().split().freeze()
+            }
             Err(failure) => lost(failure),
         };
     }
@@ -258,8 +268,8 @@ pub async fn exec(shared: &Shared, session: &mut Session) -> Bytes {
             Some(addr) => match Dedicated::connect(&addr, resp3).await {
                 Err(failure) => Cause::Failed(failure),
                 Ok(mut conn) => match run(&mut conn, &body, queue.count).await {
-                    Ok((reply, None)) => return reply,
-                    Ok((_, Some(cause))) => cause,
+                    Ok(Ran::Reply(reply)) => return reply,
+                    Ok(Ran::NotRun(cause, _)) => cause,
                     Err(failure) => return lost(failure),
                 },
             },
@@ -274,27 +284,34 @@ pub async fn exec(shared: &Shared, session: &mut Session) -> Bytes {
     }
 }
 
-/// MULTI, the queue and EXEC on `conn`: EXEC's reply, and why the transaction may be sent
-/// again when the backend discarded it whole because a command was not run (MOVED, TRYAGAIN
-/// …) — then nothing of it was applied.
-async fn run(
-    conn: &mut Dedicated,
-    body: &Bytes,
-    count: usize,
-) -> Result<(Bytes, Option<Cause>), Failure> {
-    // MULTI alone first: were it refused, the queue must not run as plain commands.
-    let started = conn.request(b"*1\r\n$5\r\nMULTI\r\n").await.map_err(|f| match f {
-        // Nothing but MULTI was sent: the transaction cannot have run.
-        Failure::Unknown(why) => Failure::NotSent(why),
-        other => other,
-    });
-    let started = match started {
+/// What one attempt at EXEC came to.
+enum Ran {
+    /// EXEC's reply.
+    Reply(Bytes),
+    /// The backend ran none of it, for this reason: it may go again; else the reply.
+    NotRun(Cause, Bytes),
+}
+
+/// MULTI, the queue and EXEC on `conn`. `Err` when the connection broke after the queue was
+/// sent (the outcome is unknown).
+async fn run(conn: &mut Dedicated, body: &Bytes, count: usize) -> Result<Ran, Failure> {
+    // MULTI alone first: were it refused, the queue must not run as plain commands. Nothing
+    // else was sent yet, so a failure here leaves nothing applied.
+    let started = match conn.request(b"*1\r\n$5\r\nMULTI\r\n").await {
         Ok(reply) => reply,
-        Err(failure) => return Ok((forward::error("ERR"), Some(Cause::Failed(failure)))),
+        Err(Failure::NotSent(why) | Failure::Unknown(why)) => {
+            let reply = forward::error(&format!(
+                "ERR the connection to the backend broke at MULTI, before the transaction was \
+                 sent ({why})"
+            ));
+            return Ok(Ran::NotRun(Cause::Failed(Failure::NotSent(why)), reply));
+        }
     };
     if started.first() == Some(&b'-') {
-        let cause = forward::not_run(&started);
-        return Ok((started, cause));
+        return Ok(match forward::not_run(&started) {
+            Some(cause) => Ran::NotRun(cause, started),
+            None => Ran::Reply(started),
+        });
     }
     let mut bytes = BytesMut::with_capacity(body.len() + 16);
     bytes.extend_from_slice(body);
@@ -308,8 +325,12 @@ async fn run(
         }
     }
     let reply = conn.read_reply().await?;
-    let retry = if reply.starts_with(b"-EXECABORT") { not_run } else { None };
-    Ok((reply, retry))
+    // EXECABORT: the backend discarded the whole queue; if that was for a command it did not
+    // run (MOVED, TRYAGAIN …) rather than a real error, the transaction may go elsewhere.
+    Ok(match not_run {
+        Some(cause) if reply.starts_with(b"-EXECABORT") => Ran::NotRun(cause, reply),
+        _ => Ran::Reply(reply),
+    })
 }
 
 /// The reply when the connection broke after EXEC was sent.
