@@ -263,20 +263,25 @@ pub async fn exec(shared: &Shared, session: &mut Session) -> Bytes {
                 pool.map(|p| p.addr().to_string())
             }
         };
+        // The backend's own reply of the last attempt, for when the deadline passes.
+        let mut last = None;
         let cause = match target {
             None => Cause::NoRoute,
             Some(addr) => match Dedicated::connect(&addr, resp3).await {
                 Err(failure) => Cause::Failed(failure),
                 Ok(mut conn) => match run(&mut conn, &body, queue.count).await {
                     Ok(Ran::Reply(reply)) => return reply,
-                    Ok(Ran::NotRun(cause, _)) => cause,
+                    Ok(Ran::NotRun(cause, reply)) => {
+                        last = Some(reply);
+                        cause
+                    }
                     Err(failure) => return lost(failure),
                 },
             },
         };
         forward::count(&shared.metrics, &cause);
         if Instant::now() >= deadline {
-            return forward::give_up(cause);
+            return last.unwrap_or_else(|| forward::give_up(cause));
         }
         moved_to = forward::pause(shared, &cause, attempt, deadline).await;
         attempt += 1;
