@@ -4,7 +4,15 @@
 //! must never carry another client's commands. It is closed when dropped: the backend then
 //! forgets its watched keys, its open MULTI and its blocked pop, which is what releasing it
 //! means when the client goes away.
+//!
+//! A connection whose transaction ended with EXEC is back in its initial state (EXEC ends the
+//! MULTI and forgets the watched keys), so [`Idle`] keeps a few per backend for the next
+//! transaction instead of a connect per EXEC. A kept connection may have been closed by the
+//! backend meanwhile; transactions only take them where a failure is known not to have run
+//! anything (at WATCH or at MULTI), and then go again on a new connection.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -16,13 +24,56 @@ use crate::backend::Failure;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_CHUNK: usize = 16 * 1024;
+/// Idle connections kept per backend and protocol version.
+const MAX_IDLE: usize = 16;
 
 /// One client's own connection to one backend.
 #[derive(Debug)]
 pub struct Dedicated {
     addr: String,
+    resp3: bool,
     stream: TcpStream,
     rbuf: BytesMut,
+    /// Taken from [`Idle`]: it may have been closed by the backend since.
+    reused: bool,
+}
+
+/// Dedicated connections in their initial state, kept for reuse, by backend and protocol.
+#[derive(Debug, Default)]
+pub struct Idle {
+    conns: Mutex<HashMap<(String, bool), Vec<Dedicated>>>,
+}
+
+impl Idle {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, bool), Vec<Dedicated>>> {
+        self.conns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A kept connection to `addr` that still looks open, else a new one.
+    pub async fn take(&self, addr: &str, resp3: bool) -> Result<Dedicated, Failure> {
+        let key = (addr.to_string(), resp3);
+        loop {
+            let kept = self.map().get_mut(&key).and_then(Vec::pop);
+            match kept {
+                Some(conn) if conn.looks_open() => return Ok(Dedicated { reused: true, ..conn }),
+                Some(_) => continue,
+                None => return Dedicated::connect(addr, resp3).await,
+            }
+        }
+    }
+
+    /// Keeps `conn` for reuse. Only give back a connection in its initial state: nothing
+    /// unread, no MULTI open, no key watched, no command blocked.
+    pub fn give_back(&self, conn: Dedicated) {
+        if !conn.rbuf.is_empty() {
+            return;
+        }
+        let mut map = self.map();
+        let kept = map.entry((conn.addr.clone(), conn.resp3)).or_default();
+        if kept.len() < MAX_IDLE {
+            kept.push(conn);
+        }
+    }
 }
 
 impl Dedicated {
@@ -35,7 +86,13 @@ impl Dedicated {
             Err(_) => return Err(Failure::NotSent(format!("connecting to {addr} timed out"))),
         };
         let _ = stream.set_nodelay(true);
-        let mut conn = Dedicated { addr: addr.to_string(), stream, rbuf: BytesMut::new() };
+        let mut conn = Dedicated {
+            addr: addr.to_string(),
+            resp3,
+            stream,
+            rbuf: BytesMut::new(),
+            reused: false,
+        };
         if resp3 {
             // Nothing of the client's was sent yet: a failure here is still "not sent".
             let hello = conn.request(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n").await;
@@ -57,6 +114,18 @@ impl Dedicated {
 
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// It came from [`Idle`]: a failure on its first use may only mean the backend had closed
+    /// it while it was kept.
+    pub fn reused(&self) -> bool {
+        self.reused
+    }
+
+    /// Nothing to read and not closed by the peer, as far as a non-blocking read can tell.
+    fn looks_open(&self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     }
 
     /// Writes `bytes` (one or more encoded commands) in one write. A failed write may have

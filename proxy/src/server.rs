@@ -15,6 +15,7 @@ use tracing::{info, warn};
 use crate::backend::Settings;
 use crate::clients::Registry;
 use crate::config::Config;
+use crate::dedicated::Idle;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::router::Router;
@@ -30,6 +31,8 @@ pub struct Shared {
     /// Connected clients.
     pub clients: AtomicUsize,
     pub metrics: Metrics,
+    /// Dedicated connections kept for the next transaction.
+    pub idle: Idle,
     /// Every connected client, for CLIENT LIST/INFO/KILL.
     pub registry: Arc<Registry>,
     /// One permit per dedicated connection of a blocking command (`--max-blocking-connections`).
@@ -55,6 +58,7 @@ impl Shared {
             clients: AtomicUsize::new(0),
             metrics: Metrics::new(),
             registry: Arc::new(Registry::default()),
+            idle: Idle::default(),
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,

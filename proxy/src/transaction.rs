@@ -8,6 +8,8 @@
 //! for errors while queuing. Nothing reaches a backend before EXEC, so a transaction refused
 //! for its keys has applied nothing. EXEC opens a dedicated connection to the master of the
 //! transaction's slot and sends `MULTI`, the queue and `EXEC`; the client gets EXEC's reply.
+//! (After EXEC the connection is as new, and is kept for the next transaction: see
+//! [`crate::dedicated::Idle`].)
 //!
 //! WATCH pins a dedicated connection to the master of its keys' slot at once (the backend
 //! must see the WATCH before the client's later reads and writes); the transaction's slot is
@@ -233,7 +235,11 @@ pub async fn exec(shared: &Shared, session: &mut Session) -> Bytes {
         // failed as a transaction whose watched keys may have changed does: a null reply,
         // which a WATCH loop retries (by then with a fresh routing table).
         return match run(&mut conn, &body, queue.count).await {
-            Ok(Ran::Reply(reply)) => reply,
+            Ok(Ran::Reply(reply)) => {
+                // EXEC forgot the watched keys: the connection is as new.
+                shared.idle.give_back(conn);
+                reply
+            }
             Ok(Ran::NotRun(cause, _)) => {
                 forward::count(&shared.metrics, &cause);
                 shared.router.request_refresh();
@@ -267,10 +273,18 @@ pub async fn exec(shared: &Shared, session: &mut Session) -> Bytes {
         let mut last = None;
         let cause = match target {
             None => Cause::NoRoute,
-            Some(addr) => match Dedicated::connect(&addr, resp3).await {
+            Some(addr) => match shared.idle.take(&addr, resp3).await {
                 Err(failure) => Cause::Failed(failure),
                 Ok(mut conn) => match run(&mut conn, &body, queue.count).await {
-                    Ok(Ran::Reply(reply)) => return reply,
+                    Ok(Ran::Reply(reply)) => {
+                        shared.idle.give_back(conn);
+                        return reply;
+                    }
+                    Ok(Ran::NotRun(Cause::Failed(_), _)) if conn.reused() => {
+                        // A kept connection the backend had closed; nothing was run.
+                        moved_to = Some(addr);
+                        continue;
+                    }
                     Ok(Ran::NotRun(cause, reply)) => {
                         last = Some(reply);
                         cause
@@ -375,9 +389,14 @@ pub async fn watch(shared: &Shared, session: &mut Session, slot: u16, args: &[By
         };
         let cause = match target {
             None => Cause::NoRoute,
-            Some(addr) => match Dedicated::connect(&addr, resp3).await {
+            Some(addr) => match shared.idle.take(&addr, resp3).await {
                 Err(failure) => Cause::Failed(failure),
                 Ok(mut conn) => match conn.request(&cmd).await {
+                    Err(_) if conn.reused() => {
+                        // A kept connection the backend had closed; WATCH again on a new one.
+                        moved_to = Some(addr);
+                        continue;
+                    }
                     Err(failure) => return lost_watch(failure),
                     Ok(reply) => match forward::not_run(&reply) {
                         None => {

@@ -184,32 +184,47 @@ async fn must_count_clients(cluster: &Cluster, key: &str, want: i64, what: &str)
 }
 
 #[tokio::test]
-async fn pinned_connections_are_released_on_exec_discard_unwatch_and_disconnect() {
+async fn pinned_connections_are_released_on_discard_unwatch_and_disconnect_and_reused_after_exec() {
     let cluster = start_cluster().await;
-    // The partition's own client used for counting is one connection; the proxy has opened
-    // none yet to it.
     let mut s = cluster.proxy.raw().await;
     must_send(&mut s, &["set", "{r}k", "1"], b"+OK\r\n").await;
+    // The proxy's pooled connections to the owner, without the counting connection itself.
     let mut owner = cluster.owner_of("r").client().await;
-    let base = info_field(&mut owner, "connected_clients").await;
+    let base = info_field(&mut owner, "connected_clients").await - 1;
     drop(owner);
-    let base = base - 1;
     must_send(&mut s, &["watch", "{r}k"], b"+OK\r\n").await;
     must_count_clients(&cluster, "r", base + 2, "WATCH pins a connection").await;
     must_send(&mut s, &["unwatch"], b"+OK\r\n").await;
-    must_count_clients(&cluster, "r", base + 1, "UNWATCH releases it").await;
+    must_count_clients(&cluster, "r", base + 1, "UNWATCH closes it").await;
     must_send(&mut s, &["watch", "{r}k"], b"+OK\r\n").await;
     must_send(&mut s, &["multi"], b"+OK\r\n").await;
     must_send(&mut s, &["discard"], b"+OK\r\n").await;
-    must_count_clients(&cluster, "r", base + 1, "DISCARD releases it").await;
+    must_count_clients(&cluster, "r", base + 1, "DISCARD closes it").await;
     must_send(&mut s, &["watch", "{r}k"], b"+OK\r\n").await;
     must_send(&mut s, &["multi"], b"+OK\r\n").await;
     must_send(&mut s, &["exec"], b"*0\r\n").await;
-    must_count_clients(&cluster, "r", base + 1, "EXEC releases it").await;
+    // After EXEC the connection is as new: kept for the next transaction, not a new one.
+    must_count_clients(&cluster, "r", base + 2, "EXEC keeps it for reuse").await;
     must_send(&mut s, &["watch", "{r}k"], b"+OK\r\n").await;
-    must_count_clients(&cluster, "r", base + 2, "WATCH pins again").await;
+    must_count_clients(&cluster, "r", base + 2, "WATCH reuses it").await;
     drop(s);
-    must_count_clients(&cluster, "r", base + 1, "a disconnect releases it").await;
+    must_count_clients(&cluster, "r", base + 1, "a disconnect closes it").await;
+    let mut s = cluster.proxy.raw().await;
+    for _ in 0..3 {
+        must_send(&mut s, &["multi"], b"+OK\r\n").await;
+        must_send(&mut s, &["incr", "{r}n"], b"+QUEUED\r\n").await;
+        let _ = must_exchange(&mut s, &resp(&["exec"]), 8).await;
+        must_count_clients(&cluster, "r", base + 2, "EXECs share one kept connection").await;
+    }
+    // The backend closes every connection of the proxy: the kept one is found closed and the
+    // next transaction still runs, on a new connection.
+    let mut owner = cluster.owner_of("r").client().await;
+    let killed: i64 = cmd(&mut owner, &["client", "kill", "skipme", "yes"]).await.unwrap();
+    assert!(killed >= 3, "{killed}");
+    drop(owner);
+    must_send(&mut s, &["multi"], b"+OK\r\n").await;
+    must_send(&mut s, &["incr", "{r}n"], b"+QUEUED\r\n").await;
+    must_send(&mut s, &["exec"], b"*1\r\n:4\r\n").await;
 }
 
 #[tokio::test]
