@@ -3,7 +3,11 @@
 //!
 //! All commands of a batch are sent before the first reply is awaited, so a pipeline spread
 //! over shards runs on all of them at once; the replies still go back in the order of the
-//! commands.
+//! commands. The exceptions are the commands that run on a connection of their own (EXEC,
+//! WATCH, blocking commands): they first wait for the replies of everything before them, so
+//! they see its effects; a blocking command also writes those replies out before it waits, and
+//! watches the client's socket meanwhile. Inside MULTI, commands are queued by
+//! [`crate::transaction`] and answered at once.
 
 use std::future::Future;
 use std::net::SocketAddr;
