@@ -248,3 +248,40 @@ async fn the_queue_is_bounded() {
     .await;
     must_send(&mut s, &["get", "{q}a"], b"$-1\r\n").await;
 }
+
+#[tokio::test]
+async fn resp3_transactions_and_commands_the_proxy_cannot_queue() {
+    let cluster = start_cluster().await;
+    let mut s = cluster.proxy.raw().await;
+    let hello = must_exchange(&mut s, &resp(&["hello", "3"]), 100).await;
+    assert!(hello.starts_with(b"%7\r\n"), "{}", String::from_utf8_lossy(&hello));
+    must_send(&mut s, &["multi"], b"+OK\r\n").await;
+    must_send(&mut s, &["hset", "{h}h", "f", "v"], b"+QUEUED\r\n").await;
+    must_send(&mut s, &["hgetall", "{h}h"], b"+QUEUED\r\n").await;
+    must_send(&mut s, &["get", "{h}missing"], b"+QUEUED\r\n").await;
+    must_send(&mut s, &["exec"], b"*3\r\n:1\r\n%1\r\n$1\r\nf\r\n$1\r\nv\r\n_\r\n").await;
+    // A watched key changed: RESP3's null.
+    let mut other = cluster.proxy.client().await;
+    must_send(&mut s, &["watch", "{h}h"], b"+OK\r\n").await;
+    let _: i64 = cmd(&mut other, &["hset", "{h}h", "g", "w"]).await.unwrap();
+    must_send(&mut s, &["multi"], b"+OK\r\n").await;
+    must_send(&mut s, &["del", "{h}h"], b"+QUEUED\r\n").await;
+    must_send(&mut s, &["exec"], b"_\r\n").await;
+    // What the proxy answers from its own state cannot be part of a backend's transaction.
+    must_send(&mut s, &["multi"], b"+OK\r\n").await;
+    must_send(
+        &mut s,
+        &["client", "setname", "x"],
+        b"-ERR 'client|setname' is not supported through the proxy: the proxy answers it itself, \
+          and a transaction runs on a backend, so not inside MULTI\r\n",
+    )
+    .await;
+    must_send(
+        &mut s,
+        &["exec"],
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n",
+    )
+    .await;
+    let n: i64 = cmd(&mut other, &["hlen", "{h}h"]).await.unwrap();
+    assert_eq!(n, 2);
+}
