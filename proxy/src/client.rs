@@ -3,22 +3,32 @@
 //!
 //! All commands of a batch are sent before the first reply is awaited, so a pipeline spread
 //! over shards runs on all of them at once; the replies still go back in the order of the
-//! commands.
+//! commands. The exceptions are the commands that run on a connection of their own (EXEC,
+//! WATCH, blocking commands): they first wait for the replies of everything before them, so
+//! they see its effects; a blocking command also writes those replies out before it waits, and
+//! watches the client's socket meanwhile. Inside MULTI, commands are queued by
+//! [`crate::transaction`] and answered at once.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use protocol::{ParseLimits, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tracing::debug;
 
+use crate::clients::ClientHandle;
 use crate::command::{self, Plan, Session};
+use crate::fanout;
 use crate::forward::{self, Attempt, Req};
 use crate::metrics::CommandId;
 use crate::server::Shared;
 use crate::split::{self, Split};
+use crate::transaction::{self, Transaction};
 
 /// Read-buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
@@ -26,6 +36,9 @@ const READ_CHUNK: usize = 16 * 1024;
 const KEEP_BUFFER: usize = 4 * READ_CHUNK;
 /// The most commands sent before their replies are collected.
 const MAX_BATCH: usize = 1024;
+/// While a blocking command waits, the client's further commands are read (to notice it going
+/// away) up to this much, then no more until the command returns.
+const MAX_READ_WHILE_BLOCKED: usize = 1024 * 1024;
 
 /// A command sent (or answered) whose reply has not been written yet.
 enum Pending {
@@ -33,6 +46,8 @@ enum Pending {
     Wait(Req, Attempt),
     /// The split, each part's attempt, read-only, the command's arguments.
     Split(Split, Vec<Attempt>, bool, Vec<Bytes>),
+    /// A fan-out: how it merges, each shard's attempt, the command's arguments.
+    Fanout(fanout::Kind, Vec<(usize, Attempt)>, Vec<Bytes>),
 }
 
 /// A pending reply with what its metrics need: the command and when it was read.
@@ -60,6 +75,13 @@ struct Conn<'a> {
 pub async fn handle(shared: &Shared, mut socket: TcpStream, peer: SocketAddr) {
     let id = shared.next_client_id();
     debug!(peer = %peer, id, "client connected");
+    let laddr = socket.local_addr().unwrap_or(peer);
+    #[cfg(unix)]
+    let fd = i64::from(std::os::fd::AsRawFd::as_raw_fd(&socket));
+    #[cfg(not(unix))]
+    let fd = -1;
+    let handle = Arc::new(ClientHandle::new(id, peer, laddr, fd));
+    let _registered = shared.registry.register(handle.clone());
     let mut conn = Conn {
         shared,
         session: Session {
@@ -68,6 +90,8 @@ pub async fn handle(shared: &Shared, mut socket: TcpStream, peer: SocketAddr) {
             resp3: false,
             name: None,
             quit: false,
+            tx: Transaction::default(),
+            handle,
         },
         parser: RequestParser::new(ParseLimits::default()),
         rbuf: BytesMut::new(),
@@ -85,6 +109,7 @@ pub async fn handle(shared: &Shared, mut socket: TcpStream, peer: SocketAddr) {
 impl Conn<'_> {
     async fn serve(&mut self, socket: &mut TcpStream) -> std::io::Result<()> {
         let mut shutdown = self.shared.shutdown_signal();
+        let mut killed = self.session.handle.killed();
         let idle = Duration::from_secs(self.shared.config.timeout);
         let mut more = false;
         loop {
@@ -109,6 +134,7 @@ impl Conn<'_> {
                     }
                     _ = idle_timer => return Ok(()),
                     _ = shutdown.wait_for(|s| *s) => return Ok(()),
+                    _ = killed.wait_for(|k| *k) => return Ok(()),
                 }
             }
             let mut protocol_error = None;
@@ -120,7 +146,10 @@ impl Conn<'_> {
                 match self.parser.parse(&mut self.rbuf, self.session.authenticated) {
                     Ok(Some(args)) if args.is_empty() => continue,
                     Ok(Some(args)) => {
-                        self.dispatch(args, read_at).await;
+                        if !self.dispatch(args, read_at, socket).await? {
+                            // The client went away while a blocking command waited.
+                            return Ok(());
+                        }
                         if self.session.quit {
                             break;
                         }
@@ -158,8 +187,23 @@ impl Conn<'_> {
         }
     }
 
-    /// Plans one command read at `start` and sends it (or records its local reply).
-    async fn dispatch(&mut self, args: Vec<Bytes>, start: Instant) {
+    /// Plans one command read at `start` and sends it (or records its local reply). `false`
+    /// when the client went away meanwhile (only a blocking command waits here for its reply).
+    async fn dispatch(
+        &mut self,
+        args: Vec<Bytes>,
+        start: Instant,
+        socket: &mut TcpStream,
+    ) -> std::io::Result<bool> {
+        if self.session.tx.in_multi() && !transaction::runs_inside_multi(&args[0]) {
+            let command =
+                protocol::command::lookup(&args[0]).map_or(CommandId::OTHER, CommandId::of);
+            transaction::queue(self.shared, &mut self.session, &args, &mut self.scratch);
+            let pending = Pending::Done(self.scratch.buffer_mut().split().freeze());
+            self.pending.push(Entry { pending, command, start });
+            self.session.handle.session(self.session.resp3, self.session.tx.queued());
+            return Ok(true);
+        }
         let (plan, command) =
             command::plan(self.shared, &mut self.session, &args, &mut self.scratch);
         let req = |cmd: Bytes, slot: Option<u16>, readonly: bool, session: &Session| Req {
@@ -196,8 +240,67 @@ impl Conn<'_> {
                 }
                 Pending::Split(s, attempts, readonly, args)
             }
+            Plan::Fanout(kind) => {
+                let requests: Vec<_> = {
+                    let routes = self.shared.router.routes();
+                    if routes.table.shards.is_empty() {
+                        Vec::new()
+                    } else {
+                        fanout::requests(kind, &args, &routes, &mut self.enc)
+                            .into_iter()
+                            .map(|(shard, cmd)| (shard, routes.shard_pool(shard).clone(), cmd))
+                            .collect()
+                    }
+                };
+                if requests.is_empty() && !matches!(kind, fanout::Kind::Scan { .. }) {
+                    Pending::Done(forward::error("CLUSTERDOWN the proxy has no routing table yet"))
+                } else {
+                    let mut attempts = Vec::with_capacity(requests.len());
+                    for (shard, pool, cmd) in requests {
+                        attempts.push((
+                            shard,
+                            Ok(pool.send(self.session.resp3, self.session.id, cmd).await),
+                        ));
+                    }
+                    Pending::Fanout(kind, attempts, args)
+                }
+            }
+            // Transactions and blocking commands run on connections of their own: what was
+            // sent before them must have been answered first, so that they see its effects.
+            Plan::Exec => {
+                self.collect().await;
+                Pending::Done(transaction::exec(self.shared, &mut self.session).await)
+            }
+            Plan::Watch { slot } => {
+                self.collect().await;
+                Pending::Done(transaction::watch(self.shared, &mut self.session, slot, &args).await)
+            }
+            Plan::Blocking { slot } => {
+                self.collect().await;
+                // The replies so far go out now: the client may wait long for the next one.
+                if !self.out.is_empty() {
+                    socket.write_all(&self.out).await?;
+                    self.out.clear();
+                }
+                let cmd = split::encode_command(&mut self.enc, &args);
+                let name = command.name();
+                let run = crate::blocking::run(self.shared, self.session.resp3, slot, name, &cmd);
+                let mut stop = Stop {
+                    shutdown: self.shared.shutdown_signal(),
+                    killed: self.session.handle.killed(),
+                };
+                self.session.handle.set_blocked(true);
+                let reply = while_connected(socket, &mut self.rbuf, &mut stop, run).await;
+                self.session.handle.set_blocked(false);
+                match reply {
+                    Some(reply) => Pending::Done(reply),
+                    None => return Ok(false),
+                }
+            }
         };
         self.pending.push(Entry { pending, command, start });
+        self.session.handle.session(self.session.resp3, self.session.tx.queued());
+        Ok(true)
     }
 
     fn part_req(&self, part: &split::Part, readonly: bool) -> Req {
@@ -250,6 +353,19 @@ impl Conn<'_> {
                     let reply = forward::complete(self.shared, &req, attempt).await;
                     self.out.extend_from_slice(&reply);
                 }
+                Pending::Fanout(kind, attempts, args) => {
+                    let mut replies = Vec::with_capacity(attempts.len());
+                    for (shard, attempt) in attempts {
+                        let reply = match forward::first_reply(self.shared, attempt).await {
+                            Ok(bytes) => bytes,
+                            Err(cause) => forward::give_up(cause),
+                        };
+                        replies.push((shard, reply));
+                    }
+                    fanout::merge(self.shared, kind, &args, &replies, &mut self.scratch);
+                    self.out.extend_from_slice(self.scratch.buffer());
+                    self.scratch.clear();
+                }
                 Pending::Split(s, attempts, readonly, args) => {
                     let mut replies = Vec::with_capacity(attempts.len());
                     for (part, attempt) in s.parts.iter().zip(attempts) {
@@ -269,4 +385,38 @@ impl Conn<'_> {
         }
         self.pending = pending;
     }
+}
+
+/// Waits for `reply` while watching the client's socket: `None` as soon as the client closes
+/// its connection (or the proxy stops, or CLIENT KILL names it), which drops `reply` and with it the dedicated backend
+/// connection it waits on. What the client sends meanwhile is kept in `rbuf` for later (Redis
+/// too runs it after the blocking command), up to [`MAX_READ_WHILE_BLOCKED`].
+async fn while_connected(
+    socket: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    stop: &mut Stop,
+    reply: impl Future<Output = Bytes>,
+) -> Option<Bytes> {
+    tokio::pin!(reply);
+    loop {
+        let room = rbuf.len() < MAX_READ_WHILE_BLOCKED;
+        if room && rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            r = &mut reply => return Some(r),
+            n = socket.read_buf(rbuf), if room => match n {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            },
+            _ = stop.shutdown.wait_for(|s| *s) => return None,
+            _ = stop.killed.wait_for(|k| *k) => return None,
+        }
+    }
+}
+
+/// What ends a client's connection besides the client: the proxy stopping, CLIENT KILL.
+struct Stop {
+    shutdown: watch::Receiver<bool>,
+    killed: watch::Receiver<bool>,
 }

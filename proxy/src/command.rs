@@ -1,16 +1,22 @@
 //! What the proxy does with one command: answer it itself (connection and CLUSTER commands),
-//! route it by the hash slot of its keys, split it over shards (MGET, MSET, DEL …), or refuse
-//! it with an error naming the command and the reason — never route it somewhere it may not
-//! belong.
+//! route it by the hash slot of its keys, split it over shards (MGET, MSET, DEL …), fan it out
+//! to every shard (SCAN, KEYS, INFO …), run it on a connection of its own (EXEC and WATCH,
+//! blocking pops), or refuse it with an error naming the command and the reason — never route
+//! it somewhere it may not belong.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use protocol::command::{self as table, flags, CommandSpec};
 use protocol::key_hash_slot;
 use protocol::ReplyWriter;
 
+use crate::clients::ClientHandle;
+use crate::fanout;
 use crate::metrics::{CommandId, ErrorKind};
 use crate::server::Shared;
 use crate::split::Kind;
+use crate::transaction::Transaction;
 
 /// The state of one client connection that commands change.
 #[derive(Debug)]
@@ -21,6 +27,10 @@ pub struct Session {
     pub name: Option<Bytes>,
     /// QUIT was received: close after the replies so far.
     pub quit: bool,
+    /// MULTI's queue and the connection WATCH pinned.
+    pub tx: Transaction,
+    /// What CLIENT LIST shows of this client.
+    pub handle: Arc<ClientHandle>,
 }
 
 /// Where a command goes.
@@ -34,6 +44,14 @@ pub enum Plan {
     Any { readonly: bool },
     /// Split over the shards of its keys.
     Split(Kind),
+    /// To every shard master (or, for SCAN, the one its cursor names), replies merged.
+    Fanout(fanout::Kind),
+    /// EXEC of an open transaction: the queue goes to its backend on a dedicated connection.
+    Exec,
+    /// WATCH of keys in `slot`, on the connection pinned for the transaction.
+    Watch { slot: u16 },
+    /// A blocking command on a dedicated connection to the master of `slot`.
+    Blocking { slot: u16 },
 }
 
 /// Decides where `args` goes; a local reply or an error is written to `out` (then the plan is
@@ -58,19 +76,19 @@ pub fn plan(
 }
 
 /// An error reply of the proxy, and its kind for metrics.
-type Refusal = (ErrorKind, String);
+pub type Refusal = (ErrorKind, String);
 
 fn other(text: String) -> Refusal {
     (ErrorKind::Other, text)
 }
 
-fn route(
-    shared: &Shared,
-    session: &mut Session,
+/// The spec that runs `args` (its subcommand's, for a container), after the checks every
+/// command gets first, inside MULTI too: known, authenticated, right arity.
+pub fn resolve(
+    session: &Session,
     top: Option<&'static CommandSpec>,
     args: &[Bytes],
-    out: &mut ReplyWriter,
-) -> Result<Plan, Refusal> {
+) -> Result<&'static CommandSpec, Refusal> {
     let Some(top) = top else {
         return Err(other(protocol::redis_text::unknown_command(args)));
     };
@@ -91,10 +109,36 @@ fn route(
         }
         sub
     };
+    Ok(spec)
+}
+
+fn route(
+    shared: &Shared,
+    session: &mut Session,
+    top: Option<&'static CommandSpec>,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> Result<Plan, Refusal> {
+    // Inside MULTI only the commands that run at once get here; failing these checks still
+    // aborts the transaction, as in Redis (`EXEC x` inside MULTI).
+    let spec = resolve(session, top, args).inspect_err(|_| session.tx.flag())?;
+    session.handle.ran(spec.name);
+    if let Some(plan) = crate::transaction::control(session, spec, args, out)? {
+        return Ok(plan);
+    }
     if let Some(plan) = crate::local::run(shared, session, spec, args, out).map_err(other)? {
         return Ok(plan);
     }
     refuse_unsupported(spec).map_err(|text| (ErrorKind::Unsupported, text))?;
+    if let Some(kind) = fanout::Kind::of(spec, args).map_err(other)? {
+        return Ok(Plan::Fanout(kind));
+    }
+    if is_blocking(spec, args) {
+        return match key_slot(spec, args).map_err(|text| (ErrorKind::CrossSlot, text))? {
+            Some(slot) => Ok(Plan::Blocking { slot }),
+            None => Err(unsupported(spec, "it names no key to route by")),
+        };
+    }
     let readonly = spec.has(flags::READONLY);
     if let Some(kind) = Kind::of(spec) {
         if kind == Kind::Mset && args.len() & 1 == 0 {
@@ -104,18 +148,29 @@ fn route(
     }
     match key_slot(spec, args).map_err(|text| (ErrorKind::CrossSlot, text))? {
         Some(slot) => Ok(Plan::Slot { slot, readonly }),
-        None => Err((
-            ErrorKind::Unsupported,
-            format!(
-                "ERR '{}' is not supported through the proxy yet: it names no key to route by",
-                spec.name
-            ),
-        )),
+        None => Err(unsupported(spec, "it names no key to route by")),
+    }
+}
+
+/// The refusal of a command the proxy cannot run, with the reason.
+pub fn unsupported(spec: &CommandSpec, why: &str) -> Refusal {
+    (
+        ErrorKind::Unsupported,
+        format!("ERR '{}' is not supported through the proxy: {why}", spec.name),
+    )
+}
+
+/// Whether the command may block: the blocking pops always, XREAD/XREADGROUP only with BLOCK
+/// (without it they answer at once and go the ordinary way).
+fn is_blocking(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    match spec.name {
+        "xread" | "xreadgroup" => args.iter().any(|a| a.eq_ignore_ascii_case(b"block")),
+        _ => spec.has(flags::BLOCKING),
     }
 }
 
 /// The one slot of the command's keys; `None` when it has none; CROSSSLOT when they differ.
-fn key_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<Option<u16>, String> {
+pub fn key_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<Option<u16>, String> {
     let mut slot = None;
     let mut take = |i: usize| -> Result<(), String> {
         let s = key_hash_slot(&args[i]);
@@ -137,19 +192,12 @@ fn key_slot(spec: &CommandSpec, args: &[Bytes]) -> Result<Option<u16>, String> {
 /// Redis Cluster's error for keys in different slots.
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 
-/// Commands that need what this phase of the proxy does not have yet (pinned connections,
-/// fan-out): a clear error rather than a wrong answer.
-fn refuse_unsupported(spec: &CommandSpec) -> Result<(), String> {
+/// Commands the proxy cannot run (yet): a clear error rather than a wrong answer.
+pub fn refuse_unsupported(spec: &CommandSpec) -> Result<(), String> {
     let why = match spec.name {
-        "multi" | "exec" | "discard" | "watch" | "unwatch" => {
-            Some("transactions are not supported through the proxy yet")
-        }
-        "scan" | "keys" | "dbsize" | "randomkey" | "flushdb" | "flushall" | "info" | "slowlog"
-        | "wait" | "monitor" | "sync" | "psync" | "replicaof" | "slaveof" | "shutdown" => {
-            Some("it needs every shard, which the proxy does not do yet")
-        }
-        _ if spec.has(flags::BLOCKING) => {
-            Some("blocking commands are not supported through the proxy yet")
+        "wait" | "waitaof" => Some("it waits for one server's replicas, and the proxy fronts many"),
+        "monitor" | "sync" | "psync" | "replicaof" | "slaveof" | "shutdown" | "failover" => {
+            Some("it concerns one server, and the proxy fronts many")
         }
         _ if spec.has(flags::PUBSUB) => Some("Pub/Sub is not supported through the proxy yet"),
         _ => None,

@@ -37,6 +37,14 @@ pub struct Config {
     /// The most requests in flight on one backend connection; senders wait beyond it.
     #[arg(long, default_value_t = 4096)]
     pub backend_max_in_flight: usize,
+    /// The most dedicated backend connections for blocking commands (BLPOP …) open at once;
+    /// a blocking command beyond it gets an error.
+    #[arg(long, default_value_t = 1024)]
+    pub max_blocking_connections: usize,
+    /// The most bytes of commands one client may queue inside MULTI; beyond it the command
+    /// gets an error and EXEC answers EXECABORT.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub multi_max_bytes: usize,
     /// The most client connections; more are refused with Redis's error.
     #[arg(long, default_value_t = 10000)]
     pub maxclients: usize,
@@ -69,6 +77,8 @@ impl Default for Config {
             requirepass: String::new(),
             backend_connections: 2,
             backend_max_in_flight: 4096,
+            max_blocking_connections: 1024,
+            multi_max_bytes: 64 * 1024 * 1024,
             maxclients: 10000,
             timeout: 0,
             heartbeat_ms: 1000,
@@ -101,6 +111,12 @@ impl Config {
         }
         if self.backend_max_in_flight == 0 {
             return Err("--backend-max-in-flight must be at least 1".into());
+        }
+        if self.max_blocking_connections == 0 {
+            return Err("--max-blocking-connections must be at least 1".into());
+        }
+        if self.multi_max_bytes == 0 {
+            return Err("--multi-max-bytes must be at least 1".into());
         }
         if self.maxclients == 0 {
             return Err("--maxclients must be at least 1".into());

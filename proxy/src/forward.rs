@@ -71,25 +71,28 @@ pub async fn send(shared: &Shared, req: &Req) -> Attempt {
 /// Sorts a backend reply into a final one or a reason to retry.
 fn classify(reply: Reply) -> Result<Bytes, Cause> {
     let bytes = reply.map_err(Cause::Failed)?;
+    match not_run(&bytes) {
+        Some(cause) => Err(cause),
+        None => Ok(bytes),
+    }
+}
+
+/// Why a reply says its command was not run and may go again: `-MOVED`, `-TRYAGAIN`,
+/// `-CLUSTERDOWN`, `-READONLY`, `-LOADING`. `None` for any other reply.
+pub fn not_run(bytes: &Bytes) -> Option<Cause> {
     if bytes.first() != Some(&b'-') {
-        return Ok(bytes);
+        return None;
     }
     if let Some(rest) = bytes.strip_prefix(b"-MOVED ") {
         let text = String::from_utf8_lossy(rest);
-        if let Some(addr) = text.split_ascii_whitespace().nth(1) {
-            return Err(Cause::Moved(addr.to_string()));
-        }
-        return Ok(bytes);
+        return text.split_ascii_whitespace().nth(1).map(|addr| Cause::Moved(addr.to_string()));
     }
     const NOT_RUN: [&[u8]; 4] = [b"-TRYAGAIN", b"-CLUSTERDOWN", b"-READONLY", b"-LOADING"];
-    if NOT_RUN.iter().any(|prefix| bytes.starts_with(prefix)) {
-        return Err(Cause::Busy(bytes));
-    }
-    Ok(bytes)
+    NOT_RUN.iter().any(|prefix| bytes.starts_with(prefix)).then(|| Cause::Busy(bytes.clone()))
 }
 
 /// Counts a reason to retry among the errors.
-fn count(metrics: &Metrics, cause: &Cause) {
+pub fn count(metrics: &Metrics, cause: &Cause) {
     let kind = match cause {
         Cause::Moved(_) => ErrorKind::Moved,
         Cause::Busy(reply) if reply.starts_with(b"-TRYAGAIN") => ErrorKind::TryAgain,
@@ -107,14 +110,15 @@ async fn receive(rx: ReplyReceiver) -> Reply {
     rx.await.unwrap_or_else(|_| Err(Failure::Unknown("the backend connection task ended".into())))
 }
 
-fn error(text: &str) -> Bytes {
+/// An error reply (RESP2 and RESP3 encode errors alike).
+pub fn error(text: &str) -> Bytes {
     let mut w = protocol::ReplyWriter::new(false);
     w.error(text);
     w.buffer_mut().split().freeze()
 }
 
 /// The retry backoff: 10 ms doubling to 200 ms.
-fn backoff(attempt: u32) -> Duration {
+pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(10u64 << attempt.min(5)).min(Duration::from_millis(200))
 }
 
@@ -191,8 +195,35 @@ pub async fn retry(shared: &Shared, req: &Req, mut cause: Cause) -> Bytes {
     }
 }
 
+/// Waits before retry number `attempt` (0 first) of something that was not run because of
+/// `cause`, as [`retry`] does: a MOVED asks for a new table and goes at once to the address it
+/// names (returned), anything else waits for a newer table or the backoff. For the dedicated
+/// connections (transactions, blocking commands), which do not go through a pool.
+pub async fn pause(
+    shared: &Shared,
+    cause: &Cause,
+    attempt: u32,
+    deadline: Instant,
+) -> Option<String> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match cause {
+        Cause::Moved(addr) => {
+            shared.router.request_refresh();
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt).min(left)).await;
+            }
+            Some(addr.clone())
+        }
+        _ => {
+            let epoch = shared.router.epoch();
+            shared.router.wait_newer(epoch, backoff(attempt).min(left)).await;
+            None
+        }
+    }
+}
+
 /// The reply once the deadline has passed.
-fn give_up(cause: Cause) -> Bytes {
+pub fn give_up(cause: Cause) -> Bytes {
     match cause {
         Cause::Busy(reply) => reply,
         Cause::NoRoute => error("CLUSTERDOWN Hash slot not served"),

@@ -8,9 +8,14 @@
 //! - [`config`]: command-line flags and their checks.
 //! - [`client`]: one client connection: parse a batch, send every command, write the replies
 //!   in order with one write.
+//! - [`clients`]: the registry of connected clients (CLIENT LIST/INFO/KILL).
 //! - [`command`]: what happens to one command (local, routed by slot, split, refused).
 //! - [`local`]: the commands the proxy answers itself (connection, COMMAND, CLUSTER).
 //! - [`split`]: MGET/MSET/DEL/UNLINK/EXISTS/TOUCH across shards, and command encoding.
+//! - [`fanout`]: keyspace-wide commands over every shard (SCAN, KEYS, DBSIZE, INFO, SLOWLOG …).
+//! - [`transaction`]: MULTI/EXEC/DISCARD/WATCH/UNWATCH within one slot.
+//! - [`blocking`]: blocking commands (BLPOP …), each on a connection of its own.
+//! - [`dedicated`]: a backend connection owned by one client (transactions, blocking).
 //! - [`forward`]: sending a request and the retry rules (MOVED, TRYAGAIN, unknown outcomes).
 //! - [`backend`]: pipelined, multiplexed backend connections.
 //! - [`router`]: the routing table in force (atomically replaced) and the backend pools.
@@ -20,11 +25,15 @@
 //! - [`error`]: start-up errors.
 
 pub mod backend;
+pub mod blocking;
 pub mod client;
+pub mod clients;
 pub mod command;
 pub mod config;
 pub mod control;
+pub mod dedicated;
 pub mod error;
+pub mod fanout;
 pub mod forward;
 pub mod local;
 pub mod metrics;
@@ -32,6 +41,7 @@ pub mod ops;
 pub mod router;
 pub mod server;
 pub mod split;
+pub mod transaction;
 
 pub use config::Config;
 pub use error::{Error, Result};

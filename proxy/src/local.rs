@@ -57,7 +57,25 @@ pub fn run(
                 );
             }
             session.name = (!args[2].is_empty()).then(|| args[2].clone());
+            session.handle.set_name(session.name.clone());
             out.ok();
+        }
+        "client|list" => client_list(shared, args, out)?,
+        "client|info" => {
+            let line = session.handle.line() + "\n";
+            out.verbatim("txt", line.as_bytes());
+        }
+        "client|kill" => client_kill(shared, session, args, out)?,
+        "reset" => {
+            // As Redis: the transaction and watched keys go, the name, RESP2, and the
+            // connection is not authenticated any more when a password is required.
+            session.tx.reset();
+            session.name = None;
+            session.handle.set_name(None);
+            session.resp3 = false;
+            out.set_resp3(false);
+            session.authenticated = shared.config.requirepass.is_empty();
+            out.simple("RESET");
         }
         "client|getname" => match &session.name {
             Some(n) => out.bulk(n),
@@ -73,7 +91,7 @@ pub fn run(
         "command|list" | "command|getkeys" | "command|getkeysandflags" | "command|help" => {
             return Ok(Some(Plan::Any { readonly: true }))
         }
-        "time" | "lolwut" => return Ok(Some(Plan::Any { readonly: true })),
+        "time" | "lolwut" | "slowlog|help" => return Ok(Some(Plan::Any { readonly: true })),
         "config|get" => return Ok(Some(Plan::Any { readonly: true })),
         "cluster|keyslot" => out.integer(i64::from(key_hash_slot(&args[2]))),
         "cluster|myid" => out.bulk(shared.node_id.as_bytes()),
@@ -93,6 +111,96 @@ pub fn run(
         _ => return Ok(None),
     }
     Ok(Some(Plan::Local))
+}
+
+/// Whether the proxy answers `name` itself from the client's session or its own state — what a
+/// backend cannot answer for it inside a transaction. (PING, ECHO, TIME, COMMAND … are answered
+/// here too outside MULTI, but a backend gives the same answer, so they may be queued.)
+pub fn answered_by_proxy(name: &str) -> bool {
+    matches!(name, "select" | "auth" | "hello" | "readonly" | "readwrite" | "reset")
+        || name.starts_with("client|")
+        || name.starts_with("cluster|")
+}
+
+/// CLIENT LIST [TYPE type] [ID id …]: the proxy's clients (only `normal` ones exist).
+fn client_list(shared: &Shared, args: &[Bytes], out: &mut ReplyWriter) -> Result<(), String> {
+    let mut normal = true;
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "type") && i + 1 < args.len() {
+            let t = String::from_utf8_lossy(&args[i + 1]).to_ascii_lowercase();
+            normal = match t.as_str() {
+                "normal" => true,
+                "master" | "replica" | "slave" | "pubsub" => false,
+                _ => return Err(format!("ERR Unknown client type '{t}'")),
+            };
+            i += 2;
+        } else if is(&args[i], "id") && i + 1 < args.len() {
+            let mut list = Vec::new();
+            for a in &args[i + 1..] {
+                match protocol::number::parse_i64(a) {
+                    Some(n) if n > 0 => list.push(n as u64),
+                    _ => return Err("ERR Invalid client ID".into()),
+                }
+            }
+            ids = Some(list);
+            i = args.len();
+        } else {
+            return Err("ERR syntax error".into());
+        }
+    }
+    let mut text = String::new();
+    if normal {
+        for c in shared.registry.all() {
+            if ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
+                text.push_str(&c.line());
+                text.push('\n');
+            }
+        }
+    }
+    out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// CLIENT KILL addr:port (`+OK`), or CLIENT KILL <filter> <value> … (how many were killed).
+/// The client itself is closed after this reply.
+fn client_kill(
+    shared: &Shared,
+    session: &mut Session,
+    args: &[Bytes],
+    out: &mut ReplyWriter,
+) -> Result<(), String> {
+    let old_form = args.len() == 3;
+    let filter = if old_form {
+        crate::clients::Filter {
+            addr: Some(String::from_utf8_lossy(&args[2]).into_owned()),
+            normal: true,
+            ..Default::default()
+        }
+    } else {
+        crate::clients::Filter::parse(&args[2..])?
+    };
+    let mut killed = 0;
+    for c in shared.registry.all() {
+        if filter.matches(&c, session.id) {
+            if c.id == session.id {
+                session.quit = true;
+            } else {
+                c.kill();
+            }
+            killed += 1;
+        }
+    }
+    if old_form {
+        if killed == 0 {
+            return Err("ERR No such client".into());
+        }
+        out.ok();
+    } else {
+        out.integer(killed);
+    }
+    Ok(())
 }
 
 /// Checks a password; `username` must be `default` (there are no ACL users).
@@ -143,6 +251,7 @@ fn hello(
             i += 3;
         } else if is(&args[i], "setname") && more >= 1 {
             session.name = Some(args[i + 1].clone());
+            session.handle.set_name(session.name.clone());
             i += 2;
         } else {
             return Err(format!(

@@ -4,16 +4,18 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::backend::Settings;
+use crate::clients::Registry;
 use crate::config::Config;
+use crate::dedicated::Idle;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::router::Router;
@@ -29,6 +31,14 @@ pub struct Shared {
     /// Connected clients.
     pub clients: AtomicUsize,
     pub metrics: Metrics,
+    /// Dedicated connections kept for the next transaction.
+    pub idle: Idle,
+    /// Every connected client, for CLIENT LIST/INFO/KILL.
+    pub registry: Arc<Registry>,
+    /// One permit per dedicated connection of a blocking command (`--max-blocking-connections`).
+    pub blocking: Semaphore,
+    /// When the proxy started (INFO's uptime).
+    pub started: Instant,
     next_client_id: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
@@ -40,12 +50,16 @@ impl Shared {
             max_in_flight: config.backend_max_in_flight,
         };
         Arc::new(Shared {
+            blocking: Semaphore::new(config.max_blocking_connections),
             router: Router::new(settings),
             node_id: node_id(&announce),
             announce,
             config,
             clients: AtomicUsize::new(0),
             metrics: Metrics::new(),
+            registry: Arc::new(Registry::default()),
+            idle: Idle::default(),
+            started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
         })
@@ -53,6 +67,11 @@ impl Shared {
 
     pub fn next_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Clients blocked in a blocking command (dedicated connections in use).
+    pub fn blocked_clients(&self) -> usize {
+        self.config.max_blocking_connections - self.blocking.available_permits()
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {

@@ -148,11 +148,16 @@ pub fn put_bulk(enc: &mut BytesMut, arg: &[u8]) {
 
 /// Encodes a whole command as an array of bulk strings.
 pub fn encode_command(enc: &mut BytesMut, args: &[Bytes]) -> Bytes {
+    encode_into(enc, args);
+    enc.split().freeze()
+}
+
+/// Appends a whole command to `enc`, as an array of bulk strings.
+pub fn encode_into(enc: &mut BytesMut, args: &[impl AsRef<[u8]>]) {
     encode_header(enc, args.len());
     for a in args {
-        put_bulk(enc, a);
+        put_bulk(enc, a.as_ref());
     }
-    enc.split().freeze()
 }
 
 fn is_error(reply: &[u8]) -> bool {
@@ -197,13 +202,13 @@ pub fn merge(split: &Split, replies: &[Bytes], out: &mut ReplyWriter) {
 }
 
 /// The value of an integer reply `:n`.
-fn integer(reply: &[u8]) -> Option<i64> {
+pub fn integer(reply: &[u8]) -> Option<i64> {
     let body = reply.strip_prefix(b":")?.strip_suffix(b"\r\n")?;
     protocol::number::parse_i64(body)
 }
 
 /// The encoded elements of an array reply.
-fn array_elements(reply: &[u8]) -> Option<Vec<&[u8]>> {
+pub fn array_elements(reply: &[u8]) -> Option<Vec<&[u8]>> {
     let rest = reply.strip_prefix(b"*")?;
     let nl = rest.iter().position(|&c| c == b'\r')?;
     let n = usize::try_from(protocol::number::parse_i64(&rest[..nl])?).ok()?;

@@ -4,9 +4,13 @@
 
 mod util;
 
+mod blocking;
+mod clients;
 mod families;
+mod fanout;
 mod local;
 mod metrics;
 mod multikey;
 mod pipeline;
 mod retry;
+mod transaction;

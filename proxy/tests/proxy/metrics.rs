@@ -84,9 +84,9 @@ async fn commands_errors_and_routing_are_counted() {
     must_send(&mut s, &["get", "k"], b"$1\r\nv\r\n").await;
     must_send(
         &mut s,
-        &["MULTI"],
-        b"-ERR 'multi' is not supported through the proxy: transactions are not supported \
-          through the proxy yet\r\n",
+        &["MONITOR"],
+        b"-ERR 'monitor' is not supported through the proxy: it concerns one server, and the \
+          proxy fronts many\r\n",
     )
     .await;
     assert_ne!(protocol::key_hash_slot(b"a"), protocol::key_hash_slot(b"b"));
@@ -116,7 +116,7 @@ async fn commands_errors_and_routing_are_counted() {
         &[
             ("rcluster_proxy_commands_total{command=\"get\"}", 2.0),
             ("rcluster_proxy_commands_total{command=\"set\"}", 1.0),
-            ("rcluster_proxy_commands_total{command=\"multi\"}", 1.0),
+            ("rcluster_proxy_commands_total{command=\"monitor\"}", 1.0),
             ("rcluster_proxy_commands_total{command=\"rename\"}", 1.0),
             ("rcluster_proxy_commands_total{command=\"other\"}", 1.0),
             ("rcluster_proxy_command_duration_seconds_count{command=\"get\"}", 2.0),

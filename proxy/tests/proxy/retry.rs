@@ -11,7 +11,10 @@ use protocol::RequestParser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::util::{cmd, even_table, start_fenced_pair, start_partition, start_proxy};
+use crate::util::{
+    cmd, even_table, must_exchange, must_send, resp, start_fenced_pair, start_partition,
+    start_proxy,
+};
 
 /// A key in the upper half of the slots (8192-16383).
 const UPPER: &str = "foo"; // slot 12182
@@ -148,4 +151,54 @@ async fn a_refused_backend_is_retried_until_it_listens() {
     let _p = crate::util::start_partition_on(listener).await;
     let reply = tokio::time::timeout(Duration::from_secs(5), write).await.unwrap().unwrap();
     assert_eq!(reply.unwrap(), "OK");
+}
+
+#[tokio::test]
+async fn transactions_watch_and_blocking_commands_follow_moved() {
+    // A owns 0-8191 and answers MOVED to B for the rest; the proxy's stale table says A.
+    let (a, b) = start_fenced_pair().await;
+    let proxy = start_proxy(&even_table(1, &[a.addr]), |_| {}).await;
+    let mut s = proxy.raw().await;
+    let key = format!("{{{UPPER}}}k");
+    // An unwatched transaction A discarded for MOVED runs on B.
+    must_send(&mut s, &["multi"], b"+OK\r\n").await;
+    must_send(&mut s, &["set", &key, "1"], b"+QUEUED\r\n").await;
+    must_send(&mut s, &["incr", &key], b"+QUEUED\r\n").await;
+    must_send(&mut s, &["exec"], b"*2\r\n+OK\r\n:2\r\n").await;
+    let mut cb = b.client().await;
+    let on_b: Option<String> = cmd(&mut cb, &["get", &key]).await.unwrap();
+    assert_eq!(on_b.as_deref(), Some("2"));
+    // A watched transaction is not sent elsewhere. If the WATCH followed a MOVED, EXEC runs
+    // on B; if the stale owner took the WATCH (the partition server does not redirect WATCH),
+    // EXEC fails as a watched transaction does — a null reply — and applies nothing.
+    must_send(&mut s, &["watch", &key], b"+OK\r\n").await;
+    must_send(&mut s, &["multi"], b"+OK\r\n").await;
+    must_send(&mut s, &["set", &key, "mine"], b"+QUEUED\r\n").await;
+    let got = must_exchange(&mut s, &resp(&["exec"]), 5).await;
+    let on_b: String = cmd(&mut cb, &["get", &key]).await.unwrap();
+    match &got[..] {
+        b"*1\r\n+OK\r\n" => assert_eq!(on_b, "mine"),
+        b"*-1\r\n" => assert_eq!(on_b, "2"),
+        other => panic!("EXEC answered {}", String::from_utf8_lossy(other)),
+    }
+    // A blocking pop follows MOVED to B, where a push wakes it.
+    let list = format!("{{{UPPER}}}list");
+    let mut waiter = proxy.client().await;
+    let l = list.clone();
+    let pop =
+        tokio::spawn(
+            async move { cmd::<(String, String)>(&mut waiter, &["blpop", &l, "0"]).await },
+        );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let info: String = cmd(&mut cb, &["info", "clients"]).await.unwrap();
+        if info.contains("blocked_clients:1") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the pop never blocked on B");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _: i64 = cmd(&mut cb, &["rpush", &list, "v"]).await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), pop).await.unwrap().unwrap().unwrap();
+    assert_eq!(got, (list, "v".to_string()));
 }
