@@ -176,7 +176,10 @@ impl Fence {
     /// and keys in owned slots. `None` when it may.
     pub fn check(&self, spec: &CommandSpec, args: &[bytes::Bytes]) -> Option<Refusal> {
         let decision = self.decision.as_ref()?;
-        let data = spec.has(flags::WRITE) || spec.has(flags::READONLY);
+        // WATCH reads no data but only means something on the keys' master: as in Redis
+        // Cluster, it is redirected like a read, so a proxy with a stale table learns of it
+        // before it pins a connection for the transaction.
+        let data = spec.has(flags::WRITE) || spec.has(flags::READONLY) || spec.name == "watch";
         if !data {
             return None;
         }
@@ -328,6 +331,12 @@ mod tests {
             Some(Refusal::Moved(bar, "10.0.0.2:7001".into()))
         );
         assert!(!f.set_routes(Routes { epoch: 2, ranges: vec![] }), "older routes are ignored");
+        // WATCH is redirected like a read: it only means something on the keys' master.
+        assert_eq!(f.check(spec("watch"), &args(&["WATCH", "foo"])), None);
+        assert_eq!(
+            f.check(spec("watch"), &args(&["WATCH", "foo", "bar"])),
+            Some(Refusal::Moved(bar, "10.0.0.2:7001".into()))
+        );
     }
 
     #[test]
