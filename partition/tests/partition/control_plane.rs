@@ -16,8 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use protocol::error_body::ErrorBody;
 use protocol::heartbeat::{
-    AssignedRole, Assignment, PartitionHeartbeat, PartitionHeartbeatReply, ReportedRole,
-    PARTITION_PATH,
+    AssignedRole, Assignment, PartitionHeartbeat, PartitionHeartbeatReply, Replication,
+    ReportedRole, PARTITION_PATH,
 };
 use protocol::routing::{RoutingTable, ShardRoute, SlotRange};
 use protocol::slot::key_hash_slot;
@@ -176,6 +176,7 @@ fn master(shard_epoch: u64, lease_ms: u64, in_sync: &[&str]) -> Assignment {
         },
         slots: all_slots(),
         maxmemory: 0,
+        replication: Replication::Sync,
     }
 }
 
@@ -186,6 +187,7 @@ fn replica(shard_epoch: u64, of: &str) -> Assignment {
         role: AssignedRole::Replica { master: of.into() },
         slots: all_slots(),
         maxmemory: 0,
+        replication: Replication::Sync,
     }
 }
 
@@ -314,6 +316,7 @@ async fn keys_of_other_shards_are_moved_to_the_master_the_routing_table_names() 
     let mut a = master(3, 10_000, &[]);
     a.slots = vec![SlotRange::new(foo, foo)];
     a.maxmemory = 100 << 20;
+    a.replication = Replication::Async;
     fake.set(|s| {
         s.assignments.insert(me.clone(), a);
         s.routing = RoutingTable {
@@ -347,6 +350,9 @@ async fn keys_of_other_shards_are_moved_to_the_master_the_routing_table_names() 
     // The shard's maxmemory is applied as CONFIG SET would.
     let got: Vec<String> = cmd(&mut con, &["CONFIG", "GET", "maxmemory"]).await.unwrap();
     assert_eq!(got, vec!["maxmemory".to_string(), (100u64 << 20).to_string()]);
+    // So is the cluster's replication mode (the server started in its default, sync).
+    let got: Vec<String> = cmd(&mut con, &["CONFIG", "GET", "replication"]).await.unwrap();
+    assert_eq!(got, vec!["replication".to_string(), "async".to_string()]);
 }
 
 #[tokio::test]
