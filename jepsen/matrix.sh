@@ -11,31 +11,31 @@ TIME=${TIME:-300}
 OUT=${OUT:-target/jepsen-matrix}
 DEFAULT_CELLS="
 register partition-master master sync
-register partition-config-leader master sync
-register partition-halves master sync
-register bridge master sync
-register kill master sync
-register kill replica sync
-register kill config sync
-register kill proxy sync
-register pause master sync
-register mix master sync
 set partition-master master async
-register partition-master master async
 set partition-master master sync
+register partition-halves master sync
+register kill master sync
+register pause master sync
+append partition-master master sync
+register bridge master sync
+register partition-config-leader master sync
+counter kill master sync
+register mix master sync
+set mix master sync
+append mix master sync
+register kill proxy sync
+register kill config sync
+register kill replica sync
+register partition-master master async
+append partition-master master async
 set partition-halves master sync
 set kill master sync
 set pause master sync
-set mix master sync
-append partition-master master sync
 append bridge master sync
 append kill master sync
-append mix master sync
 counter partition-master master sync
-counter kill master sync
 counter mix master sync
-append partition-master master async
-"
+
 CELLS=${CELLS:-$DEFAULT_CELLS}
 cargo build -q --release -p jepsen
 mkdir -p "$OUT"
