@@ -572,3 +572,63 @@ fn a_master_restarted_at_once_does_not_come_back_as_master() {
     cluster.must_be_healthy(Duration::from_secs(20));
     must_hold(&shard.master, &keys);
 }
+
+#[test]
+fn a_proxy_cut_off_from_the_config_service_keeps_serving_with_its_last_table() {
+    let cluster = Cluster::start(2, |_, urls| urls.join(","));
+    // The proxy alone reaches the config service through relays the test cuts; the partition
+    // servers keep their leases.
+    let relays: Vec<Relay> = cluster.config_urls.iter().map(|u| Relay::start(u)).collect();
+    let endpoints =
+        relays.iter().map(|r| format!("http://{}", r.addr)).collect::<Vec<_>>().join(",");
+    let port = free_port();
+    let _proxy = Proc(
+        Command::new(env!("CARGO_BIN_EXE_rcluster"))
+            .args(["proxy", "--port", &port.to_string(), "--config-endpoints", &endpoints])
+            .args(["--heartbeat-ms", "200"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a proxy"),
+    );
+    let proxy = format!("127.0.0.1:{port}");
+    let table = cluster.routing();
+    let keys: Vec<String> =
+        [0, 1].iter().flat_map(|&shard| keys_of(&table, shard, "p", 20)).collect();
+    wait_until("the proxy to route to every shard", Duration::from_secs(10), || {
+        keys.iter().all(|k| writable(&proxy, k))
+    });
+
+    for relay in &relays {
+        relay.cut();
+    }
+    // Longer than several heartbeats and routing polls: every one of them now fails, and the
+    // proxy must go on routing with the table it has.
+    let cut_at = Instant::now();
+    let mut c = con(&proxy);
+    let mut round = 0;
+    while cut_at.elapsed() < Duration::from_secs(3) {
+        for key in &keys {
+            let value = format!("{key}-{round}");
+            let set: redis::RedisResult<String> =
+                redis::cmd("SET").arg(key).arg(&value).query(&mut c);
+            assert_eq!(set.as_deref(), Ok("OK"), "SET {key} {:?} after the cut", cut_at.elapsed());
+            let got: Option<String> = redis::cmd("GET").arg(key).query(&mut c).unwrap();
+            assert_eq!(got.as_deref(), Some(value.as_str()));
+        }
+        round += 1;
+    }
+    // A new client is served too (nothing depends on the config service per connection).
+    let mut fresh = con(&proxy);
+    let pong: String = redis::cmd("PING").query(&mut fresh).unwrap();
+    assert_eq!(pong, "PONG");
+    // The values landed on the shards' masters themselves.
+    for shard in &table.shards {
+        let mut m = con(&shard.master);
+        for key in keys_of(&table, shard.id, "p", 20) {
+            let got: Option<String> = redis::cmd("GET").arg(&key).query(&mut m).unwrap();
+            assert_eq!(got, Some(format!("{key}-{}", round - 1)));
+        }
+    }
+}
