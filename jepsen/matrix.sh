@@ -35,7 +35,7 @@ append bridge master sync
 append kill master sync
 counter partition-master master sync
 counter mix master sync
-
+"
 CELLS=${CELLS:-$DEFAULT_CELLS}
 cargo build -q --release -p jepsen
 mkdir -p "$OUT"
