@@ -45,6 +45,10 @@ pub struct Config {
     /// gets an error and EXEC answers EXECABORT.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub multi_max_bytes: usize,
+    /// The most bytes the proxy fetches from the shards for one read-only aggregate across
+    /// slots (SUNION, ZINTER, PFCOUNT …); beyond it the command gets an error.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub aggregate_max_bytes: usize,
     /// The most client connections; more are refused with Redis's error.
     #[arg(long, default_value_t = 10000)]
     pub maxclients: usize,
@@ -79,6 +83,7 @@ impl Default for Config {
             backend_max_in_flight: 4096,
             max_blocking_connections: 1024,
             multi_max_bytes: 64 * 1024 * 1024,
+            aggregate_max_bytes: 64 * 1024 * 1024,
             maxclients: 10000,
             timeout: 0,
             heartbeat_ms: 1000,
@@ -117,6 +122,9 @@ impl Config {
         }
         if self.multi_max_bytes == 0 {
             return Err("--multi-max-bytes must be at least 1".into());
+        }
+        if self.aggregate_max_bytes == 0 {
+            return Err("--aggregate-max-bytes must be at least 1".into());
         }
         if self.maxclients == 0 {
             return Err("--maxclients must be at least 1".into());

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod aggregate;
 mod blocking;
 mod clients;
 mod families;
