@@ -31,6 +31,11 @@ pub struct Config {
     /// The password clients must give with AUTH (empty: none).
     #[arg(long, default_value = "")]
     pub requirepass: String,
+    /// The password every backend connection gives with AUTH before anything else (the
+    /// partition servers' `requirepass`; never the clients'). Prefer the environment variable:
+    /// a flag shows in `ps`.
+    #[arg(long, env = "RCLUSTER_BACKEND_PASSWORD", hide_env_values = true)]
+    pub backend_password: Option<String>,
     /// Pipelined connections per backend (and protocol version); clients are spread over them.
     #[arg(long, default_value_t = 2)]
     pub backend_connections: usize,
@@ -79,6 +84,7 @@ impl Default for Config {
             routing_file: None,
             retry_deadline_ms: 5000,
             requirepass: String::new(),
+            backend_password: None,
             backend_connections: 2,
             backend_max_in_flight: 4096,
             max_blocking_connections: 1024,
@@ -183,6 +189,21 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn the_backend_password_comes_from_a_flag_or_the_environment() {
+        use clap::{CommandFactory, Parser};
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let cli = Cli::try_parse_from(["proxy", "--backend-password", "p"]).unwrap();
+        assert_eq!(cli.config.backend_password.as_deref(), Some("p"));
+        let command = Cli::command();
+        let arg = command.get_arguments().find(|a| a.get_id() == "backend_password").unwrap();
+        assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new("RCLUSTER_BACKEND_PASSWORD")));
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl Router {
         if let Some(p) = pools.get(addr) {
             return p.clone();
         }
-        let p = Arc::new(Pool::new(addr.to_string(), self.settings));
+        let p = Arc::new(Pool::new(addr.to_string(), self.settings.clone()));
         pools.insert(addr.to_string(), p.clone());
         p
     }
@@ -184,7 +184,7 @@ mod tests {
 
     #[tokio::test]
     async fn tables_replace_in_epoch_order_and_share_pools() {
-        let r = Router::new(Settings { connections: 1, max_in_flight: 8 });
+        let r = Router::new(Settings { connections: 1, max_in_flight: 8, password: None });
         assert!(r.routes().pool_for_slot(0).is_none());
         assert!(r.age().is_none());
         assert!(r.install(table(2, &["a:1", "b:1", "c:1"])).unwrap());

@@ -5,6 +5,7 @@
 mod util;
 
 mod aggregate;
+mod backend_auth;
 mod blocking;
 mod clients;
 mod families;
