@@ -142,6 +142,14 @@ impl Pool {
         s
     }
 
+    /// Whether every connection of the protocol version's set was opened and is down (its
+    /// backend refused or timed out): a replica to avoid for `--read-from replica-preferred`.
+    pub fn is_down(&self, resp3: bool) -> bool {
+        self.conns[resp3 as usize]
+            .get()
+            .is_some_and(|c| c.iter().all(|c| c.stats.state.load(Ordering::Relaxed) == DOWN))
+    }
+
     /// Queues `cmd` (one encoded command) on the connection of client `client`; waits while
     /// that connection's queue is full.
     pub async fn send(&self, resp3: bool, client: u64, cmd: Bytes) -> ReplyReceiver {

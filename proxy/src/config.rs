@@ -3,6 +3,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where read-only commands go (`--read-from`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadFrom {
+    /// The slot's master, as writes (linearizable in sync mode).
+    #[default]
+    Master,
+    /// A replica of the slot's shard (the master when the table lists none); may be stale.
+    Replica,
+    /// A replica not known to be down, else the master; may be stale.
+    ReplicaPreferred,
+}
+
 /// `rcluster proxy …`
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -36,6 +48,10 @@ pub struct Config {
     /// a flag shows in `ps`.
     #[arg(long, env = "RCLUSTER_BACKEND_PASSWORD", hide_env_values = true)]
     pub backend_password: Option<String>,
+    /// Where read-only commands go: `master`, `replica` or `replica-preferred`. Reads from
+    /// replicas may miss recent writes, the client's own included.
+    #[arg(long, value_enum, default_value_t = ReadFrom::Master)]
+    pub read_from: ReadFrom,
     /// Pipelined connections per backend (and protocol version); clients are spread over them.
     #[arg(long, default_value_t = 2)]
     pub backend_connections: usize,
@@ -85,6 +101,7 @@ impl Default for Config {
             retry_deadline_ms: 5000,
             requirepass: String::new(),
             backend_password: None,
+            read_from: ReadFrom::Master,
             backend_connections: 2,
             backend_max_in_flight: 4096,
             max_blocking_connections: 1024,

@@ -46,6 +46,6 @@ pub mod server;
 pub mod split;
 pub mod transaction;
 
-pub use config::Config;
+pub use config::{Config, ReadFrom};
 pub use error::{Error, Result};
 pub use server::{run, run_with};

@@ -14,5 +14,6 @@ mod local;
 mod metrics;
 mod multikey;
 mod pipeline;
+mod read_from;
 mod retry;
 mod transaction;
