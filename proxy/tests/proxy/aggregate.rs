@@ -101,6 +101,14 @@ async fn fill(pair: &mut Pair, rng: &mut StdRng) {
             _ => {} // missing
         }
     }
+    // HyperLogLogs, sparse and (past 3000 bytes of sparse encoding) dense.
+    for h in 0..4 {
+        let mut cmd = vec!["PFADD".to_string(), format!("h{h}")];
+        let n = if rng.random_bool(0.3) { 4000 } else { rng.random_range(1..60) };
+        let base = rng.random_range(0..5000);
+        cmd.extend((0..n).map(|i| format!("e{}", base + i)));
+        pair.write(&cmd).await;
+    }
 }
 
 fn key_name(k: usize) -> String {
@@ -116,6 +124,18 @@ fn random_keys(rng: &mut StdRng) -> Vec<String> {
 }
 
 fn random_command(rng: &mut StdRng) -> Vec<String> {
+    if rng.random_bool(0.1) {
+        let mut cmd = vec!["PFCOUNT".to_string()];
+        for _ in 0..rng.random_range(1..5) {
+            // Now and then a set or a string: WRONGTYPE.
+            cmd.push(match rng.random_range(0..12) {
+                0 => key_name(0),
+                1 => key_name(4),
+                n => format!("h{}", n % 5),
+            });
+        }
+        return cmd;
+    }
     let keys = random_keys(rng);
     let n = keys.len().to_string();
     let mut cmd: Vec<String> = Vec::new();
