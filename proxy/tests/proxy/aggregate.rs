@@ -302,3 +302,24 @@ async fn a_pipeline_sees_its_own_writes_and_the_cap_is_enforced() {
     // The connection still works.
     must_send(&mut s, &["SCARD", b], b":2\r\n").await;
 }
+
+#[tokio::test]
+async fn fetches_follow_redirections() {
+    // The proxy's table puts every slot on A; A owns only 0-8191 and redirects the rest to B.
+    let (a, b) = start_fenced_pair().await;
+    let proxy = start_proxy(&even_table(1, &[a.addr]), |_| {}).await;
+    let (low, high) = ("k2", "k1");
+    assert!(protocol::key_hash_slot(low.as_bytes()) <= 8191);
+    assert!(protocol::key_hash_slot(high.as_bytes()) > 8191);
+    let mut ca = a.client().await;
+    let mut cb = b.client().await;
+    let _: () = cmd(&mut ca, &["ZADD", low, "1", "x", "2", "y"]).await.unwrap();
+    let _: () = cmd(&mut cb, &["ZADD", high, "5", "y"]).await.unwrap();
+    let mut s = proxy.raw().await;
+    must_send(
+        &mut s,
+        &["ZUNION", "2", low, high, "WITHSCORES"],
+        b"*4\r\n$1\r\nx\r\n$1\r\n1\r\n$1\r\ny\r\n$1\r\n7\r\n",
+    )
+    .await;
+}

@@ -76,6 +76,12 @@ async fn with_replica_reads_reach_the_replica_and_writes_the_master() {
     // Read-modify-write commands are writes.
     must_send(&mut s, &["INCR", "n"], b":1\r\n").await;
     assert_eq!(cmd::<Option<String>>(&mut m, &["GET", "n"]).await.unwrap().as_deref(), Some("1"));
+    // Aggregates across slots fetch from the replica too.
+    assert_ne!(protocol::key_hash_slot(b"s1"), protocol::key_hash_slot(b"s2"));
+    let _: () = cmd(&mut r, &["SADD", "s1", "a"]).await.unwrap();
+    let _: () = cmd(&mut r, &["SADD", "s2", "a", "b"]).await.unwrap();
+    let _: () = cmd(&mut m, &["SADD", "s1", "x"]).await.unwrap();
+    must_send(&mut s, &["SINTER", "s1", "s2"], b"*1\r\n$1\r\na\r\n").await;
     // RESP3 clients too.
     let mut s3 = proxy.raw().await;
     assert!(matches!(must_frame(&mut s3, &[b"HELLO", b"3"]).await, protocol::Frame::Map(_)));
