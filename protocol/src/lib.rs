@@ -12,6 +12,9 @@
 //! - [`slot`]: CRC16 (XMODEM) hash slots with Redis Cluster's `{hash tag}` rules.
 //! - [`redis_text`]: Redis's exact texts for replies every server gives the same way.
 //! - [`number`]: parsing and formatting numbers exactly as Redis does.
+//! - [`hll`]: Redis's HyperLogLog string format (sparse and dense registers, the estimator),
+//!   shared by the partition server (PFADD/PFCOUNT/PFMERGE) and the proxy (PFCOUNT across
+//!   slots).
 //! - [`command`]: the command table: arity, flags, key positions, and COMMAND INFO/DOCS data.
 //! - [`routing`]: the routing table (which master serves each slot), as the config service
 //!   hands it out and proxies load it.
@@ -27,6 +30,7 @@ pub mod error;
 pub mod error_body;
 pub mod frame;
 pub mod heartbeat;
+pub mod hll;
 pub mod number;
 pub mod redis_text;
 pub mod reply;

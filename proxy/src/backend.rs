@@ -48,10 +48,12 @@ struct Request {
 }
 
 /// How backend connections behave (from the proxy's config).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub connections: usize,
     pub max_in_flight: usize,
+    /// `--backend-password`: sent with AUTH first on every connection.
+    pub password: Option<Arc<str>>,
 }
 
 /// The connections to one backend address: `connections` for RESP2 clients and as many for
@@ -116,7 +118,7 @@ impl Pool {
                         self.addr.clone(),
                         resp3,
                         rx,
-                        self.settings.max_in_flight,
+                        self.settings.clone(),
                         stats.clone(),
                     ));
                     Conn { tx, stats }
@@ -138,6 +140,14 @@ impl Pool {
             s.in_flight += queued as u64 + conn.stats.awaited.load(Ordering::Relaxed);
         }
         s
+    }
+
+    /// Whether every connection of the protocol version's set was opened and is down (its
+    /// backend refused or timed out): a replica to avoid for `--read-from replica-preferred`.
+    pub fn is_down(&self, resp3: bool) -> bool {
+        self.conns[resp3 as usize]
+            .get()
+            .is_some_and(|c| c.iter().all(|c| c.stats.state.load(Ordering::Relaxed) == DOWN))
     }
 
     /// Queues `cmd` (one encoded command) on the connection of client `client`; waits while
@@ -167,15 +177,29 @@ async fn supervise(
     addr: String,
     resp3: bool,
     mut rx: mpsc::Receiver<Request>,
-    max_in_flight: usize,
+    settings: Settings,
     stats: Arc<ConnStats>,
 ) {
+    let max_in_flight = settings.max_in_flight;
     loop {
         stats.state.store(CONNECTING, Ordering::Relaxed);
         let connected = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr)).await;
         match connected {
-            Ok(Ok(stream)) => {
+            Ok(Ok(mut stream)) => {
                 let _ = stream.set_nodelay(true);
+                // Nothing of any client's is written before the backend accepted the password:
+                // a refusal leaves every request "not sent", and clients get the reason.
+                if let Some(password) = &settings.password {
+                    if let Err(why) = authenticate(&mut stream, &addr, password).await {
+                        warn!(backend = %addr, cause = %why, "backend authentication failed");
+                        stats.state.store(DOWN, Ordering::Relaxed);
+                        refuse(&mut rx, &why).await;
+                        if rx.is_closed() && rx.is_empty() {
+                            return;
+                        }
+                        continue;
+                    }
+                }
                 debug!(backend = %addr, resp3, "backend connected");
                 stats.state.store(CONNECTED, Ordering::Relaxed);
                 let served = serve(stream, &mut rx, resp3, max_in_flight, &stats.awaited).await;
@@ -197,6 +221,47 @@ async fn supervise(
         if rx.is_closed() && rx.is_empty() {
             return;
         }
+    }
+}
+
+/// `AUTH <password>`, encoded.
+pub fn auth_command(password: &str) -> Vec<u8> {
+    let mut enc = BytesMut::new();
+    crate::split::encode_into(&mut enc, &[&b"AUTH"[..], password.as_bytes()]);
+    enc.to_vec()
+}
+
+/// Why a backend is unusable when it answers the proxy's AUTH with `reply`.
+pub fn auth_refused(addr: &str, reply: &[u8]) -> String {
+    format!(
+        "{addr} refused the proxy's password (--backend-password / RCLUSTER_BACKEND_PASSWORD): {}",
+        String::from_utf8_lossy(reply).trim_end()
+    )
+}
+
+/// Sends AUTH on a new connection and reads its reply (within [`CONNECT_TIMEOUT`]).
+async fn authenticate(stream: &mut TcpStream, addr: &str, password: &str) -> Result<(), String> {
+    let exchange = async {
+        stream.write_all(&auth_command(password)).await?;
+        let limits = FrameLimits::default();
+        let mut buf = BytesMut::with_capacity(256);
+        loop {
+            if let Ok(Check::Complete(len)) = check(&buf, &limits) {
+                return Ok::<_, std::io::Error>(buf.split_to(len));
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the backend closed the connection",
+                ));
+            }
+        }
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, exchange).await {
+        Ok(Ok(reply)) if reply.first() == Some(&b'+') => Ok(()),
+        Ok(Ok(reply)) => Err(auth_refused(addr, &reply)),
+        Ok(Err(e)) => Err(format!("authenticating to {addr}: {e}")),
+        Err(_) => Err(format!("authenticating to {addr} timed out")),
     }
 }
 

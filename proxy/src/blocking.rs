@@ -32,6 +32,7 @@ pub async fn run(shared: &Shared, resp3: bool, slot: u16, name: &str, cmd: &Byte
         ));
     };
     let deadline = Instant::now() + shared.config.retry_deadline();
+    let password = shared.config.backend_password.as_deref();
     let mut moved_to: Option<String> = None;
     let mut attempt = 0u32;
     loop {
@@ -41,7 +42,7 @@ pub async fn run(shared: &Shared, resp3: bool, slot: u16, name: &str, cmd: &Byte
         };
         let cause = match target {
             None => Cause::NoRoute,
-            Some(addr) => match Dedicated::connect(&addr, resp3).await {
+            Some(addr) => match Dedicated::connect(&addr, resp3, password).await {
                 Err(failure) => Cause::Failed(failure),
                 Ok(mut conn) => match conn.request(cmd).await {
                     Ok(reply) => match forward::not_run(&reply) {

@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::debug;
 
+use crate::aggregate;
 use crate::clients::ClientHandle;
 use crate::command::{self, Plan, Session};
 use crate::fanout;
@@ -48,6 +49,8 @@ enum Pending {
     Split(Split, Vec<Attempt>, bool, Vec<Bytes>),
     /// A fan-out: how it merges, each shard's attempt, the command's arguments.
     Fanout(fanout::Kind, Vec<(usize, Attempt)>, Vec<Bytes>),
+    /// A read-only aggregate across slots: its fetches.
+    Aggregate(aggregate::Gather),
 }
 
 /// A pending reply with what its metrics need: the command and when it was read.
@@ -265,6 +268,13 @@ impl Conn<'_> {
                     Pending::Fanout(kind, attempts, args)
                 }
             }
+            Plan::Aggregate(kind) => {
+                let (resp3, id) = (self.session.resp3, self.session.id);
+                match aggregate::start(self.shared, kind, &args, resp3, id, &mut self.enc).await {
+                    Ok(gather) => Pending::Aggregate(gather),
+                    Err(text) => Pending::Done(forward::error(&text)),
+                }
+            }
             // Transactions and blocking commands run on connections of their own: what was
             // sent before them must have been answered first, so that they see its effects.
             Plan::Exec => {
@@ -363,6 +373,11 @@ impl Conn<'_> {
                         replies.push((shard, reply));
                     }
                     fanout::merge(self.shared, kind, &args, &replies, &mut self.scratch);
+                    self.out.extend_from_slice(self.scratch.buffer());
+                    self.scratch.clear();
+                }
+                Pending::Aggregate(gather) => {
+                    aggregate::finish(self.shared, gather, &mut self.scratch).await;
                     self.out.extend_from_slice(self.scratch.buffer());
                     self.scratch.clear();
                 }

@@ -52,6 +52,8 @@ pub enum Plan {
     Watch { slot: u16 },
     /// A blocking command on a dedicated connection to the master of `slot`.
     Blocking { slot: u16 },
+    /// A read-only aggregate over keys in several slots, computed in the proxy.
+    Aggregate(crate::aggregate::Kind),
 }
 
 /// Decides where `args` goes; a local reply or an error is written to `out` (then the plan is
@@ -146,7 +148,13 @@ fn route(
         }
         return Ok(Plan::Split(kind));
     }
-    match key_slot(spec, args).map_err(|text| (ErrorKind::CrossSlot, text))? {
+    let slot = key_slot(spec, args);
+    // Keys in several slots (or a numkeys naming none): the read-only aggregates are computed
+    // (or refused with Redis's error) in the proxy.
+    if let (Err(_) | Ok(None), Some(kind)) = (&slot, crate::aggregate::Kind::of(spec)) {
+        return Ok(Plan::Aggregate(kind));
+    }
+    match slot.map_err(|text| (ErrorKind::CrossSlot, text))? {
         Some(slot) => Ok(Plan::Slot { slot, readonly }),
         None => Err(unsupported(spec, "it names no key to route by")),
     }

@@ -3,6 +3,18 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Where read-only commands go (`--read-from`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadFrom {
+    /// The slot's master, as writes (linearizable in sync mode).
+    #[default]
+    Master,
+    /// A replica of the slot's shard (the master when the table lists none); may be stale.
+    Replica,
+    /// A replica not known to be down, else the master; may be stale.
+    ReplicaPreferred,
+}
+
 /// `rcluster proxy …`
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -31,6 +43,15 @@ pub struct Config {
     /// The password clients must give with AUTH (empty: none).
     #[arg(long, default_value = "")]
     pub requirepass: String,
+    /// The password every backend connection gives with AUTH before anything else (the
+    /// partition servers' `requirepass`; never the clients'). Prefer the environment variable:
+    /// a flag shows in `ps`.
+    #[arg(long, env = "RCLUSTER_BACKEND_PASSWORD", hide_env_values = true)]
+    pub backend_password: Option<String>,
+    /// Where read-only commands go: `master`, `replica` or `replica-preferred`. Reads from
+    /// replicas may miss recent writes, the client's own included.
+    #[arg(long, value_enum, default_value_t = ReadFrom::Master)]
+    pub read_from: ReadFrom,
     /// Pipelined connections per backend (and protocol version); clients are spread over them.
     #[arg(long, default_value_t = 2)]
     pub backend_connections: usize,
@@ -45,6 +66,10 @@ pub struct Config {
     /// gets an error and EXEC answers EXECABORT.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub multi_max_bytes: usize,
+    /// The most bytes the proxy fetches from the shards for one read-only aggregate across
+    /// slots (SUNION, ZINTER, PFCOUNT …); beyond it the command gets an error.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub aggregate_max_bytes: usize,
     /// The most client connections; more are refused with Redis's error.
     #[arg(long, default_value_t = 10000)]
     pub maxclients: usize,
@@ -75,10 +100,13 @@ impl Default for Config {
             routing_file: None,
             retry_deadline_ms: 5000,
             requirepass: String::new(),
+            backend_password: None,
+            read_from: ReadFrom::Master,
             backend_connections: 2,
             backend_max_in_flight: 4096,
             max_blocking_connections: 1024,
             multi_max_bytes: 64 * 1024 * 1024,
+            aggregate_max_bytes: 64 * 1024 * 1024,
             maxclients: 10000,
             timeout: 0,
             heartbeat_ms: 1000,
@@ -117,6 +145,9 @@ impl Config {
         }
         if self.multi_max_bytes == 0 {
             return Err("--multi-max-bytes must be at least 1".into());
+        }
+        if self.aggregate_max_bytes == 0 {
+            return Err("--aggregate-max-bytes must be at least 1".into());
         }
         if self.maxclients == 0 {
             return Err("--maxclients must be at least 1".into());
@@ -175,6 +206,21 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn the_backend_password_comes_from_a_flag_or_the_environment() {
+        use clap::{CommandFactory, Parser};
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let cli = Cli::try_parse_from(["proxy", "--backend-password", "p"]).unwrap();
+        assert_eq!(cli.config.backend_password.as_deref(), Some("p"));
+        let command = Cli::command();
+        let arg = command.get_arguments().find(|a| a.get_id() == "backend_password").unwrap();
+        assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new("RCLUSTER_BACKEND_PASSWORD")));
     }
 
     #[test]

@@ -42,9 +42,16 @@ pub struct Dedicated {
 #[derive(Debug, Default)]
 pub struct Idle {
     conns: Mutex<HashMap<(String, bool), Vec<Dedicated>>>,
+    /// `--backend-password`, for the new connections.
+    password: Option<String>,
 }
 
 impl Idle {
+    /// Keeps connections that authenticate with `password` (if any) when they are new.
+    pub fn new(password: Option<String>) -> Idle {
+        Idle { conns: Mutex::default(), password }
+    }
+
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, bool), Vec<Dedicated>>> {
         self.conns.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -57,7 +64,7 @@ impl Idle {
             match kept {
                 Some(conn) if conn.looks_open() => return Ok(Dedicated { reused: true, ..conn }),
                 Some(_) => continue,
-                None => return Dedicated::connect(addr, resp3).await,
+                None => return Dedicated::connect(addr, resp3, self.password.as_deref()).await,
             }
         }
     }
@@ -77,9 +84,13 @@ impl Idle {
 }
 
 impl Dedicated {
-    /// Connects to `addr`, in RESP3 if `resp3` (the client's protocol, so replies relay as
-    /// they are).
-    pub async fn connect(addr: &str, resp3: bool) -> Result<Dedicated, Failure> {
+    /// Connects to `addr`, authenticates with `password` (`--backend-password`) if given, and
+    /// switches to RESP3 if `resp3` (the client's protocol, so replies relay as they are).
+    pub async fn connect(
+        addr: &str,
+        resp3: bool,
+        password: Option<&str>,
+    ) -> Result<Dedicated, Failure> {
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(Failure::NotSent(format!("cannot connect to {addr}: {e}"))),
@@ -93,6 +104,18 @@ impl Dedicated {
             rbuf: BytesMut::new(),
             reused: false,
         };
+        if let Some(password) = password {
+            // Nothing of the client's was sent yet: a failure here is still "not sent".
+            match conn.request(&crate::backend::auth_command(password)).await {
+                Ok(reply) if reply.first() == Some(&b'+') => {}
+                Ok(reply) => {
+                    return Err(Failure::NotSent(crate::backend::auth_refused(addr, &reply)))
+                }
+                Err(Failure::Unknown(why) | Failure::NotSent(why)) => {
+                    return Err(Failure::NotSent(why))
+                }
+            }
+        }
         if resp3 {
             // Nothing of the client's was sent yet: a failure here is still "not sent".
             let hello = conn.request(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n").await;

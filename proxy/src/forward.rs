@@ -1,5 +1,6 @@
 //! Sending one request to its backend and retrying it while that is safe (DESIGN.md, "Roles,
-//! leases and failover", point 7).
+//! leases and failover", point 7). A read-only command goes where `--read-from` says (the
+//! master, or a replica of its shard; with `replica-preferred` its retries go to the master).
 //!
 //! - `-MOVED <slot> <addr>`: the request was not run; it goes to `addr` at once and the
 //!   routing table is refreshed.
@@ -20,6 +21,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::backend::{Failure, Reply, ReplyReceiver};
+use crate::config::ReadFrom;
 use crate::metrics::{ErrorKind, Metrics};
 use crate::server::Shared;
 
@@ -53,11 +55,20 @@ pub enum Cause {
 /// What a first attempt came to.
 pub type Attempt = Result<ReplyReceiver, Cause>;
 
-/// Sends `req` where the table in force routes it.
+/// Sends `req` where the table in force routes it (a read-only command where `--read-from`
+/// says).
 pub async fn send(shared: &Shared, req: &Req) -> Attempt {
+    send_reading_from(shared, req, shared.config.read_from).await
+}
+
+/// Sends `req` where the table in force routes it, a read-only command as `mode` says.
+async fn send_reading_from(shared: &Shared, req: &Req, mode: ReadFrom) -> Attempt {
     let pool = {
         let routes = shared.router.routes();
         match req.slot {
+            Some(slot) if req.readonly && mode != ReadFrom::Master => {
+                routes.read_pool_for_slot(slot, mode, req.client, req.resp3).cloned()
+            }
             Some(slot) => routes.pool_for_slot(slot).cloned(),
             None => routes.any_pool().cloned(),
         }
@@ -177,9 +188,14 @@ pub async fn retry(shared: &Shared, req: &Req, mut cause: Cause) -> Bytes {
         };
         attempt += 1;
         shared.metrics.retry();
+        // `replica-preferred`: a replica failed it (down, loading …), so the master now.
+        let mode = match shared.config.read_from {
+            ReadFrom::ReplicaPreferred => ReadFrom::Master,
+            mode => mode,
+        };
         let sent = match pool {
             Some(pool) => Ok(pool.send(req.resp3, req.client, req.cmd.clone()).await),
-            None => send(shared, req).await,
+            None => send_reading_from(shared, req, mode).await,
         };
         let reply = match sent {
             Ok(rx) => classify(receive(rx).await),

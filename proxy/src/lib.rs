@@ -12,6 +12,8 @@
 //! - [`command`]: what happens to one command (local, routed by slot, split, refused).
 //! - [`local`]: the commands the proxy answers itself (connection, COMMAND, CLUSTER).
 //! - [`split`]: MGET/MSET/DEL/UNLINK/EXISTS/TOUCH across shards, and command encoding.
+//! - [`aggregate`]: SINTER/SUNION/SDIFF/ZUNION/ZINTER/ZDIFF/…CARD and PFCOUNT across slots,
+//!   computed in the proxy from each key's contents.
 //! - [`fanout`]: keyspace-wide commands over every shard (SCAN, KEYS, DBSIZE, INFO, SLOWLOG …).
 //! - [`transaction`]: MULTI/EXEC/DISCARD/WATCH/UNWATCH within one slot.
 //! - [`blocking`]: blocking commands (BLPOP …), each on a connection of its own.
@@ -24,6 +26,7 @@
 //! - [`ops`]: the `--metrics-port` HTTP endpoint (`/metrics`, `/healthz`).
 //! - [`error`]: start-up errors.
 
+pub mod aggregate;
 pub mod backend;
 pub mod blocking;
 pub mod client;
@@ -43,6 +46,6 @@ pub mod server;
 pub mod split;
 pub mod transaction;
 
-pub use config::Config;
+pub use config::{Config, ReadFrom};
 pub use error::{Error, Result};
 pub use server::{run, run_with};

@@ -1,7 +1,8 @@
 //! The routing table in force and the backends it names.
 //!
 //! [`Routes`] is one routing table made ready for lookups: a 16384-entry slot → shard array
-//! built once, and the backend [`Pool`] of each shard's master. The router holds it in an
+//! built once, and the backend [`Pool`] of each shard's master (and of its replicas, for
+//! `--read-from`). The router holds it in an
 //! `ArcSwap`: connections load it once per batch without a lock, and a new table replaces it
 //! atomically. Pools are kept by address across tables, so a table that moves slots between
 //! the same servers reuses their connections.
@@ -16,6 +17,7 @@ use protocol::SLOT_COUNT;
 use tokio::sync::{watch, Notify};
 
 use crate::backend::{Pool, PoolStats, Settings};
+use crate::config::ReadFrom;
 
 /// No shard owns the slot.
 const UNOWNED: u16 = u16::MAX;
@@ -26,6 +28,8 @@ pub struct Routes {
     /// Per slot, the index in `pools` of its master, or [`UNOWNED`].
     owner: Box<[u16]>,
     pools: Vec<Arc<Pool>>,
+    /// Per shard (as `pools`), its replicas' pools (for `--read-from`).
+    replicas: Vec<Vec<Arc<Pool>>>,
 }
 
 impl Routes {
@@ -49,6 +53,35 @@ impl Routes {
     /// The master serving `slot`.
     pub fn pool_for_slot(&self, slot: u16) -> Option<&Arc<Pool>> {
         self.shard_of(slot).map(|i| &self.pools[i])
+    }
+
+    /// Where a read-only command for `slot` goes under `mode` (`client`'s reads stay on one
+    /// replica, in order): `replica` takes one of the shard's replicas, `replica-preferred` one
+    /// not known to be down; either takes the master when there is no such replica.
+    pub fn read_pool_for_slot(
+        &self,
+        slot: u16,
+        mode: ReadFrom,
+        client: u64,
+        resp3: bool,
+    ) -> Option<&Arc<Pool>> {
+        let shard = self.shard_of(slot)?;
+        let replicas = &self.replicas[shard];
+        let pick = |candidates: &[&Arc<Pool>]| -> Option<usize> {
+            (!candidates.is_empty()).then(|| (client % candidates.len() as u64) as usize)
+        };
+        let chosen = match mode {
+            ReadFrom::Master => None,
+            ReadFrom::Replica => {
+                let all: Vec<&Arc<Pool>> = replicas.iter().collect();
+                pick(&all).map(|i| all[i])
+            }
+            ReadFrom::ReplicaPreferred => {
+                let up: Vec<&Arc<Pool>> = replicas.iter().filter(|p| !p.is_down(resp3)).collect();
+                pick(&up).map(|i| up[i])
+            }
+        };
+        Some(chosen.unwrap_or(&self.pools[shard]))
     }
 
     /// Some master, for commands any of them can answer (TIME).
@@ -78,6 +111,7 @@ impl Router {
             table: RoutingTable::default(),
             owner: vec![UNOWNED; SLOT_COUNT].into_boxed_slice(),
             pools: Vec::new(),
+            replicas: Vec::new(),
         };
         Router {
             current: ArcSwap::from_pointee(empty),
@@ -106,13 +140,18 @@ impl Router {
             return Ok(false);
         }
         let pools: Vec<Arc<Pool>> = table.shards.iter().map(|s| self.pool(&s.master)).collect();
+        let replicas = table
+            .shards
+            .iter()
+            .map(|s| s.replicas.iter().filter(|r| !r.is_empty()).map(|r| self.pool(r)).collect())
+            .collect();
         let owner = owners
             .iter()
             .map(|o| o.map_or(UNOWNED, |i| i as u16))
             .collect::<Vec<_>>()
             .into_boxed_slice();
         let epoch = table.epoch;
-        self.current.store(Arc::new(Routes { table, owner, pools }));
+        self.current.store(Arc::new(Routes { table, owner, pools, replicas }));
         self.epoch.send_replace(epoch);
         *self.installed.lock().expect("installed") = Some(Instant::now());
         Ok(true)
@@ -136,7 +175,7 @@ impl Router {
         if let Some(p) = pools.get(addr) {
             return p.clone();
         }
-        let p = Arc::new(Pool::new(addr.to_string(), self.settings));
+        let p = Arc::new(Pool::new(addr.to_string(), self.settings.clone()));
         pools.insert(addr.to_string(), p.clone());
         p
     }
@@ -183,8 +222,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reads_pick_a_replica_as_the_mode_says() {
+        let r = Router::new(Settings { connections: 1, max_in_flight: 8, password: None });
+        let mut t = table(1, &["m0:1", "m1:1"]);
+        t.shards[0].replicas = vec!["r0a:1".into(), "r0b:1".into()];
+        assert!(r.install(t).unwrap());
+        let routes = r.routes();
+        let read = |slot, mode, client| {
+            routes.read_pool_for_slot(slot, mode, client, false).unwrap().addr().to_string()
+        };
+        assert_eq!(read(0, ReadFrom::Master, 0), "m0:1");
+        assert_eq!(read(0, ReadFrom::Replica, 0), "r0a:1");
+        assert_eq!(read(0, ReadFrom::Replica, 1), "r0b:1");
+        // Not opened yet is not down.
+        assert_eq!(read(0, ReadFrom::ReplicaPreferred, 2), "r0a:1");
+        // No replicas: the master.
+        assert_eq!(read(16383, ReadFrom::Replica, 0), "m1:1");
+    }
+
+    #[tokio::test]
     async fn tables_replace_in_epoch_order_and_share_pools() {
-        let r = Router::new(Settings { connections: 1, max_in_flight: 8 });
+        let r = Router::new(Settings { connections: 1, max_in_flight: 8, password: None });
         assert!(r.routes().pool_for_slot(0).is_none());
         assert!(r.age().is_none());
         assert!(r.install(table(2, &["a:1", "b:1", "c:1"])).unwrap());

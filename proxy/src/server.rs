@@ -48,7 +48,9 @@ impl Shared {
         let settings = Settings {
             connections: config.backend_connections,
             max_in_flight: config.backend_max_in_flight,
+            password: config.backend_password.as_deref().map(Arc::from),
         };
+        let idle = Idle::new(config.backend_password.clone());
         Arc::new(Shared {
             blocking: Semaphore::new(config.max_blocking_connections),
             router: Router::new(settings),
@@ -58,7 +60,7 @@ impl Shared {
             clients: AtomicUsize::new(0),
             metrics: Metrics::new(),
             registry: Arc::new(Registry::default()),
-            idle: Idle::default(),
+            idle,
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,

@@ -6,9 +6,10 @@
 //!
 //! # Layout
 //! - this file: the commands and the checks of a key's value.
-//! - [`sketch`]: the format — hashing, the sparse and dense registers, the estimator.
+//! - [`sketch`] (`protocol::hll`, shared with the proxy): the format — hashing, the sparse
+//!   and dense registers, the estimator.
 
-pub mod sketch;
+pub use protocol::hll as sketch;
 
 use bytes::Bytes;
 

@@ -4,6 +4,8 @@
 
 mod util;
 
+mod aggregate;
+mod backend_auth;
 mod blocking;
 mod clients;
 mod families;
@@ -12,5 +14,6 @@ mod local;
 mod metrics;
 mod multikey;
 mod pipeline;
+mod read_from;
 mod retry;
 mod transaction;

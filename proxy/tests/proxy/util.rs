@@ -286,3 +286,67 @@ pub async fn must_wait_for(within: Duration, mut cond: impl FnMut() -> bool, wha
 pub fn spread_keys(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("key:{i}")).collect()
 }
+
+/// A `redis-server` (Debian's package) on a free loopback port, the model the proxy's answers
+/// are compared with; killed when dropped.
+pub struct RedisServer {
+    pub addr: SocketAddr,
+    child: std::process::Child,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `redis-server` without persistence and waits (5 s at most) until it answers.
+pub async fn start_redis_server() -> RedisServer {
+    // The port is free when picked; another process taking it meanwhile fails the wait below.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly"])
+        .arg("no")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server is installed (Debian's redis-server package)");
+    let server = RedisServer { addr: SocketAddr::from(([127, 0, 0, 1], port)), child };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(mut s) = TcpStream::connect(server.addr).await {
+            if must_exchange(&mut s, &resp(&["PING"]), 7).await == b"+PONG\r\n" {
+                return server;
+            }
+        }
+        assert!(Instant::now() < deadline, "redis-server did not start on port {port}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends one command on a raw connection and reads one whole reply (5 s at most).
+pub async fn must_frame(stream: &mut TcpStream, args: &[&[u8]]) -> protocol::Frame {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    stream.write_all(&out).await.expect("write");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = bytes::BytesMut::new();
+    let limits = protocol::FrameLimits::default();
+    loop {
+        if let Some(frame) = protocol::Frame::parse(&mut buf, &limits).expect("a valid reply") {
+            return frame;
+        }
+        let n = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf))
+            .await
+            .expect("a reply within 5 s")
+            .expect("read");
+        assert!(n > 0, "connection closed before the reply to {:?}", args.first());
+    }
+}
