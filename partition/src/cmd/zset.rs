@@ -1266,7 +1266,7 @@ fn set_op(
         return Ok(());
     }
     let mut result = result;
-    result.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    result.sort_by(|a, b| crate::types::zset::order((&a.0, a.1), (&b.0, b.1)));
     let out = &mut *ctx.out;
     let pairs = withscores && out.resp3();
     out.array(if withscores && !pairs { result.len() * 2 } else { result.len() });

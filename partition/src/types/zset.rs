@@ -362,7 +362,7 @@ impl ZSet {
         let max_len = items.clone().map(|(m, _)| m.len()).max().unwrap_or(0);
         if count > 0 && limits.fit(count, max_len) {
             let mut sorted: Vec<(&[u8], f64)> = items.collect();
-            sorted.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+            sorted.sort_by(|a, b| order(*a, *b));
             let mut lp = Listpack::new();
             for (m, s) in sorted {
                 lp.push_back(m);
@@ -835,6 +835,13 @@ impl ZSet {
     }
 }
 
+/// The order of a sorted set, as Redis compares: by score with `<` and `==` (so -0 and 0 are
+/// the same score and tie on the member, unlike `f64::total_cmp`), then by member bytes. A
+/// sorted set never holds NaN.
+pub fn order(a: (&[u8], f64), b: (&[u8], f64)) -> std::cmp::Ordering {
+    a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(b.0))
+}
+
 fn lp_insert(lp: &mut Listpack, member: &[u8], score: f64) {
     let mut buf = itoa::Buffer::new();
     let mut pos = lp.first();
@@ -904,7 +911,7 @@ mod tests {
     /// Model: member → score; order derived by sorting.
     fn sorted(model: &BTreeMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
         let mut v: Vec<_> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
-        v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        v.sort_by(|a, b| order((&a.0, a.1), (&b.0, b.1)));
         v
     }
 

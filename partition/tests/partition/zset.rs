@@ -630,3 +630,38 @@ async fn redis_replies_resp3_sets_as_inputs() {
         must_reply(&mut s, command, expected).await;
     }
 }
+
+/// -0 and 0 are one score to Redis (it compares with `<` and `==`), so members tie on their
+/// bytes whichever sign a computed score has: in ZADD, in the algebra's results and in their
+/// STORE variants. Compared reply by reply with redis-server.
+#[tokio::test]
+async fn negative_zero_scores_order_as_in_redis() {
+    let reference = start_reference_redis();
+    let ours = start_server().await;
+    let mut theirs = redis::Client::open(format!("redis://127.0.0.1:{}/", reference.port))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut mine = ours.client().await;
+    let script: &[&[&str]] = &[
+        &["ZADD", "z", "-0", "b", "0", "a", "-0", "d", "0", "c"],
+        &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+        &["ZADD", "k", "-5", "m8", "3", "m5", "-1", "m10", "2", "m9", "-7", "m1", "4", "m11"],
+        &["ZUNION", "1", "k", "WEIGHTS", "0", "WITHSCORES"],
+        &["ZINTER", "2", "k", "k", "WEIGHTS", "0", "1", "AGGREGATE", "MIN", "WITHSCORES"],
+        &["ZUNIONSTORE", "u", "1", "k", "WEIGHTS", "0"],
+        &["ZRANGE", "u", "0", "-1", "WITHSCORES"],
+        &["ZRANGEBYSCORE", "u", "0", "0"],
+        &["ZRANK", "u", "m5"],
+    ];
+    for args in script {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        let want: redis::Value = cmd.query_async(&mut theirs).await.unwrap();
+        let got: redis::Value = cmd.query_async(&mut mine).await.unwrap();
+        assert_eq!(got, want, "{args:?}");
+    }
+}
