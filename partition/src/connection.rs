@@ -41,6 +41,20 @@ fn raw_fd(socket: &TcpStream) -> i64 {
 }
 
 /// Serves one client until it quits, is killed, breaks the protocol, or the server stops.
+/// Reads what the socket holds now, like `try_read_buf`, but through `AsyncRead::poll_read`,
+/// which — unlike `try_read_buf` — tells tokio that a read shorter than the buffer drained the
+/// socket. The next turn then waits in epoll instead of paying one more `recvfrom` that only
+/// returns EAGAIN (measured: 16 % of reads at pipeline 1, half at pipeline 16). Nothing there
+/// yet is `WouldBlock`, as from `try_read_buf`; the no-op waker is never woken, because the
+/// caller always waits through `readable()`, which has its own waiters.
+fn read_now(socket: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match tokio_util::io::poll_read_buf(std::pin::Pin::new(socket), &mut cx, buf) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => Err(std::io::ErrorKind::WouldBlock.into()),
+    }
+}
+
 pub async fn handle(server: Arc<Server>, mut socket: TcpStream, addr: SocketAddr) {
     let local = socket.local_addr().unwrap_or(addr);
     let (maxclients, needs_auth) = {
@@ -391,7 +405,7 @@ impl Connection<'_> {
                     if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
                         self.rbuf.reserve(READ_CHUNK);
                     }
-                    match socket.try_read_buf(&mut self.rbuf) {
+                    match read_now(socket, &mut self.rbuf) {
                         Ok(0) => return Ok(()),
                         Ok(n) => {
                             let net = &self.server.net;

@@ -113,7 +113,11 @@ impl State {
                 self.propagation.push(&[&b"DEL"[..], &victim[..]]);
                 self.signal_modified(&victim);
                 self.notify(crate::notify::EVICTED, "evicted", &victim);
-                crate::keyspace::drop_in_background(entry);
+                // Freed here, as Redis does with its default `lazyfree-lazy-eviction no`: the
+                // loop measures memory after each victim, and a victim still queued for the
+                // lazy-free thread would look unfreed — under load the loop then evicted every
+                // candidate and answered -OOM with the memory about to come back.
+                drop(entry);
             }
             if started.elapsed() > TIME_LIMIT {
                 return if self.memory_for_eviction() > limit {
