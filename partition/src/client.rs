@@ -500,6 +500,9 @@ pub struct Client {
     pub reply_needs: u64,
     /// Authenticated with the cluster's secret (RCLUSTER AUTH): the control plane.
     pub internal: bool,
+    /// READONLY (cluster mode): a replica serves this connection's reads instead of
+    /// redirecting them to its master.
+    pub readonly: bool,
     /// REPLCONF listening-port: the port a replica serves on.
     pub repl_listening_port: Option<u16>,
     /// REPLCONF ip-address: the address a replica announced.
@@ -552,6 +555,7 @@ impl Client {
             subscriptions: Subscriptions::default(),
             reply_needs: 0,
             internal: false,
+            readonly: false,
             repl_listening_port: None,
             repl_ip_address: None,
             psync: None,
@@ -581,6 +585,7 @@ impl Client {
         self.authenticated = !password_required;
         self.reply_mode = ReplyMode::On;
         self.no_touch = false;
+        self.readonly = false;
         let mut info = self.handle.info();
         info.name.clear();
         info.no_touch = false;

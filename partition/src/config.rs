@@ -505,11 +505,7 @@ impl Config {
             .map(|b| b.trim_start_matches('-'))
             .find(|b| !matches!(*b, "*" | "::*" | "0.0.0.0" | "::" | ""))
             .unwrap_or("127.0.0.1");
-        if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
-        }
+        protocol::addr::join_host_port(host, port)
     }
 
     /// CONFIG GET: every parameter matching any of `patterns` (glob, case-insensitive), each

@@ -174,7 +174,14 @@ impl Fence {
 
     /// Whether the command `spec` with `args` may run: data commands need a lease on a master
     /// and keys in owned slots. `None` when it may.
-    pub fn check(&self, spec: &CommandSpec, args: &[bytes::Bytes]) -> Option<Refusal> {
+    /// Whether this server may run `spec` now, for a connection that did or did not send
+    /// READONLY (`readonly`).
+    pub fn check(
+        &self,
+        spec: &CommandSpec,
+        args: &[bytes::Bytes],
+        readonly: bool,
+    ) -> Option<Refusal> {
         let decision = self.decision.as_ref()?;
         // WATCH reads no data but only means something on the keys' master: as in Redis
         // Cluster, it is redirected like a read, so a proxy with a stale table learns of it
@@ -188,7 +195,24 @@ impl Fence {
         {
             return Some(Refusal::NoLease);
         }
+        // A replica serves reads only to connections that asked for possibly stale data
+        // (READONLY); anything else goes to its master, as in Redis Cluster. Without this, a
+        // proxy whose table still names a demoted master read from it as from the master —
+        // between its demotion and the end of its resync it holds writes the shard never
+        // acknowledged, or misses ones it did (found by the Jepsen register workload under
+        // partition-halves).
+        let redirect_to_master = match &decision.role {
+            Assigned::Replica { host, port }
+                if !(readonly && spec.has(flags::READONLY) && !spec.has(flags::WRITE)) =>
+            {
+                Some(protocol::addr::join_host_port(host, *port))
+            }
+            _ => None,
+        };
         for slot in key_slots(spec, args) {
+            if let Some(master) = &redirect_to_master {
+                return Some(Refusal::Moved(slot, master.clone()));
+            }
             if !self.owns(slot) {
                 return Some(match self.owner(slot) {
                     Some(addr) => Refusal::Moved(slot, addr.to_string()),
@@ -291,24 +315,53 @@ mod tests {
     #[test]
     fn an_unfenced_server_refuses_nothing() {
         let f = Fence::default();
-        assert_eq!(f.check(spec("set"), &args(&["SET", "k", "v"])), None);
+        assert_eq!(f.check(spec("set"), &args(&["SET", "k", "v"]), false), None);
     }
 
     #[test]
     fn a_master_without_a_lease_refuses_reads_and_writes_but_not_ping() {
         let mut f = Fence::default();
         f.apply(master(1, "0-16383"), None);
-        assert_eq!(f.check(spec("get"), &args(&["GET", "k"])), Some(Refusal::NoLease));
-        assert_eq!(f.check(spec("set"), &args(&["SET", "k", "v"])), Some(Refusal::NoLease));
-        assert_eq!(f.check(spec("dbsize"), &args(&["DBSIZE"])), Some(Refusal::NoLease));
-        assert_eq!(f.check(spec("ping"), &args(&["PING"])), None);
+        assert_eq!(f.check(spec("get"), &args(&["GET", "k"]), false), Some(Refusal::NoLease));
+        assert_eq!(f.check(spec("set"), &args(&["SET", "k", "v"]), false), Some(Refusal::NoLease));
+        assert_eq!(f.check(spec("dbsize"), &args(&["DBSIZE"]), false), Some(Refusal::NoLease));
+        assert_eq!(f.check(spec("ping"), &args(&["PING"]), false), None);
         assert!(f.renew(1, Instant::now() + Duration::from_secs(10)));
-        assert_eq!(f.check(spec("get"), &args(&["GET", "k"])), None);
+        assert_eq!(f.check(spec("get"), &args(&["GET", "k"]), false), None);
         assert!(!f.renew(0, Instant::now() + Duration::from_secs(10)), "stale renewal");
         // An expired lease is no lease.
         let mut f = Fence::default();
         f.apply(master(1, "0-16383"), Some(Instant::now()));
-        assert_eq!(f.check(spec("get"), &args(&["GET", "k"])), Some(Refusal::NoLease));
+        assert_eq!(f.check(spec("get"), &args(&["GET", "k"]), false), Some(Refusal::NoLease));
+    }
+
+    #[test]
+    fn a_replica_redirects_to_its_master_unless_the_connection_is_readonly() {
+        let mut f = Fence::default();
+        let replica = Decision {
+            role: Assigned::Replica { host: "10.0.0.1".into(), port: 7001 },
+            ..master(2, "0-16383")
+        };
+        f.apply(replica, None);
+        let foo = key_hash_slot(b"foo");
+        let moved = Some(Refusal::Moved(foo, "10.0.0.1:7001".into()));
+        assert_eq!(f.check(spec("get"), &args(&["GET", "foo"]), false), moved);
+        assert_eq!(f.check(spec("set"), &args(&["SET", "foo", "v"]), false), moved);
+        assert_eq!(f.check(spec("watch"), &args(&["WATCH", "foo"]), false), moved);
+        // READONLY connections read from the replica, and still write on the master.
+        assert_eq!(f.check(spec("get"), &args(&["GET", "foo"]), true), None);
+        assert_eq!(f.check(spec("set"), &args(&["SET", "foo", "v"]), true), moved);
+        // Keyless commands answer where they are asked.
+        assert_eq!(f.check(spec("dbsize"), &args(&["DBSIZE"]), false), None);
+        let v6 = Decision {
+            role: Assigned::Replica { host: "::1".into(), port: 7001 },
+            ..master(3, "0-16383")
+        };
+        f.apply(v6, None);
+        assert_eq!(
+            f.check(spec("get"), &args(&["GET", "foo"]), false),
+            Some(Refusal::Moved(foo, "[::1]:7001".into()))
+        );
     }
 
     #[test]
@@ -317,24 +370,24 @@ mod tests {
         let slot = key_hash_slot(b"foo");
         let lease = Some(Instant::now() + Duration::from_secs(10));
         f.apply(master(1, &format!("{}", slot)), lease);
-        assert_eq!(f.check(spec("get"), &args(&["GET", "foo"])), None);
-        assert_eq!(f.check(spec("get"), &args(&["GET", "bar"])), Some(Refusal::Unowned));
+        assert_eq!(f.check(spec("get"), &args(&["GET", "foo"]), false), None);
+        assert_eq!(f.check(spec("get"), &args(&["GET", "bar"]), false), Some(Refusal::Unowned));
         f.set_routes(Routes { epoch: 3, ranges: vec![(0, 16383, "10.0.0.2:7001".into())] });
         let bar = key_hash_slot(b"bar");
         assert_eq!(
-            f.check(spec("mget"), &args(&["MGET", "foo", "bar"])),
+            f.check(spec("mget"), &args(&["MGET", "foo", "bar"]), false),
             Some(Refusal::Moved(bar, "10.0.0.2:7001".into()))
         );
         // Keys found through key specs (movable keys) are checked too.
         assert_eq!(
-            f.check(spec("zunionstore"), &args(&["ZUNIONSTORE", "foo", "2", "foo", "bar"])),
+            f.check(spec("zunionstore"), &args(&["ZUNIONSTORE", "foo", "2", "foo", "bar"]), false),
             Some(Refusal::Moved(bar, "10.0.0.2:7001".into()))
         );
         assert!(!f.set_routes(Routes { epoch: 2, ranges: vec![] }), "older routes are ignored");
         // WATCH is redirected like a read: it only means something on the keys' master.
-        assert_eq!(f.check(spec("watch"), &args(&["WATCH", "foo"])), None);
+        assert_eq!(f.check(spec("watch"), &args(&["WATCH", "foo"]), false), None);
         assert_eq!(
-            f.check(spec("watch"), &args(&["WATCH", "foo", "bar"])),
+            f.check(spec("watch"), &args(&["WATCH", "foo", "bar"]), false),
             Some(Refusal::Moved(bar, "10.0.0.2:7001".into()))
         );
     }

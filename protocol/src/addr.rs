@@ -11,9 +11,26 @@ pub fn split_host_port(addr: &str) -> Option<(&str, u16)> {
     (!host.is_empty()).then_some((host, port))
 }
 
+/// `host:port`, bracketing an IPv6 host (`[::1]:7000`): what [`split_host_port`] reads back.
+pub fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joined_addresses_split_back() {
+        for (host, port) in [("h", 1), ("::1", 7000), ("10.0.0.1", 6379)] {
+            assert_eq!(split_host_port(&join_host_port(host, port)), Some((host, port)));
+        }
+        assert_eq!(join_host_port("::1", 7000), "[::1]:7000");
+    }
 
     #[test]
     fn host_and_port_split() {

@@ -54,6 +54,10 @@ pub struct Settings {
     pub max_in_flight: usize,
     /// `--backend-password`: sent with AUTH first on every connection.
     pub password: Option<Arc<str>>,
+    /// A pool of replica reads (`--read-from`): its connections say READONLY first, the only
+    /// way a replica serves a read instead of redirecting it to its master. Never set on the
+    /// pools of masters: a demoted master would then go on answering their reads.
+    pub readonly: bool,
 }
 
 /// The connections to one backend address: `connections` for RESP2 clients and as many for
@@ -202,7 +206,14 @@ async fn supervise(
                 }
                 debug!(backend = %addr, resp3, "backend connected");
                 stats.state.store(CONNECTED, Ordering::Relaxed);
-                let served = serve(stream, &mut rx, resp3, max_in_flight, &stats.awaited).await;
+                let served = serve(
+                    stream,
+                    &mut rx,
+                    (resp3, settings.readonly),
+                    max_in_flight,
+                    &stats.awaited,
+                )
+                .await;
                 stats.awaited.store(0, Ordering::Relaxed);
                 match served {
                     Ok(()) => return,
@@ -282,7 +293,7 @@ type Awaited = Mutex<VecDeque<Option<oneshot::Sender<Reply>>>>;
 async fn serve(
     stream: TcpStream,
     rx: &mut mpsc::Receiver<Request>,
-    resp3: bool,
+    (resp3, readonly): (bool, bool),
     max_in_flight: usize,
     awaited_gauge: &AtomicU64,
 ) -> std::io::Result<()> {
@@ -294,6 +305,10 @@ async fn serve(
         let mut txs = Vec::with_capacity(64);
         if resp3 {
             wbuf.put_slice(b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n");
+            awaited.lock().expect("awaited").push_back(None);
+        }
+        if readonly {
+            wbuf.put_slice(b"*1\r\n$8\r\nREADONLY\r\n");
             awaited.lock().expect("awaited").push_back(None);
         }
         loop {

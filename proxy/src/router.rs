@@ -143,7 +143,9 @@ impl Router {
         let replicas = table
             .shards
             .iter()
-            .map(|s| s.replicas.iter().filter(|r| !r.is_empty()).map(|r| self.pool(r)).collect())
+            .map(|s| {
+                s.replicas.iter().filter(|r| !r.is_empty()).map(|r| self.replica_pool(r)).collect()
+            })
             .collect();
         let owner = owners
             .iter()
@@ -169,14 +171,26 @@ impl Router {
         pools.iter().map(|(addr, p)| (addr.clone(), p.stats())).collect()
     }
 
-    /// The pool of the backend at `addr` (made on first use).
+    /// The pool of the backend at `addr` as a master (made on first use).
     pub fn pool(&self, addr: &str) -> Arc<Pool> {
+        self.pool_of(addr, false)
+    }
+
+    /// The pool of replica reads from the backend at `addr`: separate from its master pool,
+    /// because its connections say READONLY (see [`Settings::readonly`]).
+    pub fn replica_pool(&self, addr: &str) -> Arc<Pool> {
+        self.pool_of(addr, true)
+    }
+
+    fn pool_of(&self, addr: &str, readonly: bool) -> Arc<Pool> {
+        let key = if readonly { format!("{addr} (replica reads)") } else { addr.to_string() };
         let mut pools = self.pools.lock().expect("pools");
-        if let Some(p) = pools.get(addr) {
+        if let Some(p) = pools.get(&key) {
             return p.clone();
         }
-        let p = Arc::new(Pool::new(addr.to_string(), self.settings.clone()));
-        pools.insert(addr.to_string(), p.clone());
+        let settings = Settings { readonly, ..self.settings.clone() };
+        let p = Arc::new(Pool::new(addr.to_string(), settings));
+        pools.insert(key, p.clone());
         p
     }
 
@@ -223,7 +237,12 @@ mod tests {
 
     #[tokio::test]
     async fn reads_pick_a_replica_as_the_mode_says() {
-        let r = Router::new(Settings { connections: 1, max_in_flight: 8, password: None });
+        let r = Router::new(Settings {
+            connections: 1,
+            max_in_flight: 8,
+            password: None,
+            readonly: false,
+        });
         let mut t = table(1, &["m0:1", "m1:1"]);
         t.shards[0].replicas = vec!["r0a:1".into(), "r0b:1".into()];
         assert!(r.install(t).unwrap());
@@ -242,7 +261,12 @@ mod tests {
 
     #[tokio::test]
     async fn tables_replace_in_epoch_order_and_share_pools() {
-        let r = Router::new(Settings { connections: 1, max_in_flight: 8, password: None });
+        let r = Router::new(Settings {
+            connections: 1,
+            max_in_flight: 8,
+            password: None,
+            readonly: false,
+        });
         assert!(r.routes().pool_for_slot(0).is_none());
         assert!(r.age().is_none());
         assert!(r.install(table(2, &["a:1", "b:1", "c:1"])).unwrap());

@@ -49,6 +49,7 @@ impl Shared {
             connections: config.backend_connections,
             max_in_flight: config.backend_max_in_flight,
             password: config.backend_password.as_deref().map(Arc::from),
+            readonly: false,
         };
         let idle = Idle::new(config.backend_password.clone());
         Arc::new(Shared {

@@ -286,9 +286,11 @@ impl Drop for Writer {
     }
 }
 
-/// Every key in `keys` is on the server at `addr`.
+/// Every key in `keys` is on the server at `addr`, master or replica.
 fn must_hold(addr: &str, keys: &[String]) {
     let mut c = con(addr);
+    // A replica serves reads only to a READONLY connection (else -MOVED to its master).
+    let _: String = redis::cmd("READONLY").query(&mut c).unwrap();
     let mut missing = Vec::new();
     for key in keys {
         let v: Option<String> = redis::cmd("GET").arg(key).query(&mut c).unwrap();

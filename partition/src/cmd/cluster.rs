@@ -2,6 +2,11 @@
 //! COUNTKEYSINSLOT and GETKEYSINSLOT. They work on a standalone server too, because keys are
 //! always indexed by slot; the proxy and slot migration use them. Other CLUSTER subcommands
 //! describe a Redis Cluster bus this server does not run, and answer as unknown subcommands.
+//!
+//! READONLY / READWRITE, as in Redis Cluster: on a server the control plane manages, a replica
+//! redirects keyed commands to its master (`-MOVED`) unless the connection said READONLY, and
+//! then it serves reads (which may be stale). A standalone server answers them as a Redis
+//! server without cluster support does.
 
 use bytes::Bytes;
 use protocol::slot::{key_hash_slot, SLOT_COUNT};
@@ -9,7 +14,29 @@ use protocol::slot::{key_hash_slot, SLOT_COUNT};
 use super::{parse_int, subcommand, unknown_subcommand, Ctx, Handler};
 use crate::error::{CmdError, CmdResult};
 
-pub const COMMANDS: &[(&str, Handler)] = &[("cluster", cluster)];
+pub const COMMANDS: &[(&str, Handler)] =
+    &[("cluster", cluster), ("readonly", readonly), ("readwrite", readwrite)];
+
+/// Redis's reply to READONLY / READWRITE without cluster mode.
+const NO_CLUSTER: &str = "This instance has cluster support disabled";
+
+fn readonly(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    set_readonly(ctx, true)
+}
+
+fn readwrite(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
+    set_readonly(ctx, false)
+}
+
+fn set_readonly(ctx: &mut Ctx, on: bool) -> CmdResult {
+    if !ctx.state.fence.is_fenced() {
+        return Err(CmdError::err(NO_CLUSTER));
+    }
+    ctx.client.readonly = on;
+    ctx.client.handle.info().readonly = on;
+    ctx.out.ok();
+    Ok(())
+}
 
 fn cluster(ctx: &mut Ctx, args: &[Bytes]) -> CmdResult {
     let spec = super::spec("cluster");

@@ -273,7 +273,7 @@ fn check_and_run(
         );
     }
     if !ctx.client.obey && !ctx.client.in_exec && ctx.state.fence.is_fenced() {
-        if let Some(refusal) = ctx.state.fence.check(spec, args) {
+        if let Some(refusal) = ctx.state.fence.check(spec, args, ctx.client.readonly) {
             return reject(ctx, CmdError::Other(refusal.text()));
         }
     }

@@ -61,7 +61,7 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) -> CmdResult {
     if !ctx.client.obey && ctx.state.fence.is_fenced() {
         for args in &multi.queue {
             let Some(cmd) = super::lookup(&args[0]) else { continue };
-            if let Some(refusal) = ctx.state.fence.check(cmd.spec, args) {
+            if let Some(refusal) = ctx.state.fence.check(cmd.spec, args, ctx.client.readonly) {
                 return Err(CmdError::Other(refusal.text()));
             }
         }

@@ -419,10 +419,16 @@ async fn a_pair_is_assigned_flipped_at_a_higher_shard_epoch_and_stale_assignment
     must_be_master(&fake, &aa, 1).await;
     must_accept_writes(&mut ac, "k").await;
     let _: () = cmd(&mut ac, &["SET", "from-a", "1"]).await.unwrap();
-    must_read(&mut bc, "from-a", "1").await;
     must_be_replica(&fake, &ba, 1, &aa).await;
+    // As in Redis Cluster, a replica sends keyed commands to its master, and serves reads only
+    // to a connection that said READONLY.
+    let err = cmd::<Option<String>>(&mut bc, &["GET", "from-a"]).await.unwrap_err();
+    assert_eq!(err.code(), Some("MOVED"));
+    let _: () = cmd(&mut bc, &["READONLY"]).await.unwrap();
+    must_read(&mut bc, "from-a", "1").await;
     let err = cmd::<()>(&mut bc, &["SET", "x", "1"]).await.unwrap_err();
-    assert_eq!(err.code(), Some("READONLY"));
+    assert_eq!(err.code(), Some("MOVED"));
+    assert!(err.to_string().ends_with(&aa), "{err}");
     // Flipped at shard_epoch 2: B masters, A follows B.
     fake.set(|s| {
         s.assignments.insert(ba.clone(), master(2, 10_000, &[]));
@@ -433,6 +439,7 @@ async fn a_pair_is_assigned_flipped_at_a_higher_shard_epoch_and_stale_assignment
     must_accept_writes(&mut bc, "k").await;
     let _: () = cmd(&mut bc, &["SET", "from-b", "2"]).await.unwrap();
     must_be_replica(&fake, &aa, 2, &ba).await;
+    let _: () = cmd(&mut ac, &["READONLY"]).await.unwrap();
     must_read(&mut ac, "from-b", "2").await;
     must_read(&mut ac, "from-a", "1").await;
     assert_eq!(info_field(&mut ac, "replication", "master_port").await, b.port().to_string());
@@ -454,7 +461,8 @@ async fn a_pair_is_assigned_flipped_at_a_higher_shard_epoch_and_stale_assignment
     );
     assert_eq!(info_field(&mut ac, "replication", "role").await, "slave");
     let err = cmd::<()>(&mut ac, &["SET", "x", "1"]).await.unwrap_err();
-    assert_eq!(err.code(), Some("READONLY"));
+    assert_eq!(err.code(), Some("MOVED"), "a write on the replica goes to its master");
+    assert!(err.to_string().ends_with(&ba), "{err}");
 }
 
 #[tokio::test]
@@ -474,6 +482,7 @@ async fn the_in_sync_set_shrinks_and_grows_by_request() {
     must_be_master(&fake, &aa, 1).await;
     must_be_replica(&fake, &ba, 1, &aa).await;
     let _: () = cmd(&mut ac, &["SET", "x", "1"]).await.unwrap();
+    let _: () = cmd(&mut bc, &["READONLY"]).await.unwrap();
     let v: String = cmd(&mut bc, &["GET", "x"]).await.unwrap();
     assert_eq!(v, "1", "acknowledged once the in-sync replica had it");
     // The replica names itself by its announce address: the in-sync set's name for it.
@@ -512,6 +521,7 @@ async fn the_in_sync_set_shrinks_and_grows_by_request() {
     )
     .await;
     let mut bc = b.client().await;
+    let _: () = cmd(&mut bc, &["READONLY"]).await.unwrap();
     let asked = fake
         .must_receive(&aa, "a request to add B", |r| r.hb.in_sync_request == Some(vec![ba.clone()]))
         .await;

@@ -270,6 +270,7 @@ async fn a_demoted_master_discards_what_no_in_sync_replica_acknowledged() {
     .await
     .unwrap();
     must_catch_up(&mut r, &mut m).await;
+    let _: () = cmd(&mut m, &["READONLY"]).await.unwrap();
     let gone: Option<String> = cmd(&mut m, &["GET", "unacked"]).await.unwrap();
     assert_eq!(gone, None, "the write no in-sync replica acknowledged is discarded");
     let discarded: u64 =
