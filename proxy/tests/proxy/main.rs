@@ -15,5 +15,6 @@ mod metrics;
 mod multikey;
 mod pipeline;
 mod read_from;
+mod pubsub;
 mod retry;
 mod transaction;
