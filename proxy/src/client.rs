@@ -341,12 +341,14 @@ impl Conn<'_> {
     }
 
     /// Whether the replies held in `out` are within the normal clients' output-buffer limit;
-    /// past it the client is to be disconnected (counted, logged).
+    /// past it the client is to be disconnected (counted, logged). A subscribed client is of
+    /// Redis's `pubsub` class instead, whose limit its message queue applies.
     fn within_limit(&mut self, queued: usize) -> bool {
         if self.cut {
             return false;
         }
         if self.meter.limit().is_none()
+            || self.session.pubsub.active()
             || self.meter.check(queued, tokio::time::Instant::now).is_ok()
         {
             return true;

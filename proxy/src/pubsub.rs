@@ -702,6 +702,11 @@ impl Subscriptions {
         self.names.iter().any(|n| !n.is_empty())
     }
 
+    /// Tells CLIENT LIST the counts (after every change).
+    fn publish_counts(&self) {
+        self.handle.set_subscriptions(self.names.each_ref().map(HashSet::len));
+    }
+
     /// The count a confirmation carries: channels + patterns, or shard channels alone.
     fn count(&self, kind: Kind) -> usize {
         match kind {
@@ -745,6 +750,7 @@ impl Subscriptions {
             let n = sink.take_into(out);
             sink.written(n);
         }
+        self.publish_counts();
     }
 }
 
@@ -905,6 +911,7 @@ async fn subscribe_cmd(
             w.integer(subs.count(kind) as i64);
         }
     }
+    subs.publish_counts();
     // The confirmations wait until the backends have the subscriptions (or the deadline).
     let deadline = Instant::now() + shared.config.retry_deadline();
     let mut changed = hub.changed.subscribe();
@@ -968,6 +975,7 @@ fn unsubscribe_cmd(
     if !subs.active() {
         subs.sink = None;
     }
+    subs.publish_counts();
 }
 
 /// PUBSUB CHANNELS/SHARDCHANNELS/NUMSUB/SHARDNUMSUB/NUMPAT over every shard master.

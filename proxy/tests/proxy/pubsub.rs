@@ -139,6 +139,13 @@ async fn subscribe_through_one_proxy_publish_through_another() {
         let n: Vec<redis::Value> = cmd(&mut owner, &["pubsub", "numsub", c]).await.unwrap();
         assert_eq!(redis::from_redis_value::<i64>(&n[1]).unwrap(), 1, "{c} on its owner");
     }
+    // CLIENT LIST shows it as Redis does: type pubsub, flag P, its counts.
+    let mut admin = cluster.proxy.client().await;
+    let list: String = cmd(&mut admin, &["client", "list", "type", "pubsub"]).await.unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains(" flags=P db=0 sub=3 psub=0 ssub=0 "), "{list}");
+    let list: String = cmd(&mut admin, &["client", "list", "type", "normal"]).await.unwrap();
+    assert!(!list.contains("flags=P"), "{list}");
     let mut publisher = other.client().await;
     for (i, c) in channels.iter().enumerate() {
         // The channel's master has one receiver: the subscribing proxy.
