@@ -88,6 +88,10 @@ const MAX_WRITE: usize = 64 * 1024;
 /// is retried at this pace), and at most [`RECHECK`] apart.
 const MIN_ROUND: Duration = Duration::from_millis(100);
 const RECHECK: Duration = Duration::from_secs(1);
+/// A link sends PING this often; after [`MAX_UNANSWERED`] PINGs without a `pong` it is taken
+/// for dead (a backend gone silently, without closing the connection) and replaced.
+const PING_EVERY: Duration = Duration::from_secs(2);
+const MAX_UNANSWERED: u32 = 2;
 
 /// The three kinds of subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -617,20 +621,34 @@ async fn serve_link(
         .map_err(|_| std::io::Error::other(format!("connecting to {addr} timed out")))??;
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
+    // PINGs sent and not answered. Their `pong`s are told apart from confirmations by name, so
+    // they take no place among the expected confirmations.
+    let unanswered = std::sync::atomic::AtomicU32::new(0);
     let writer = async {
         let mut buf = BytesMut::new();
-        while let Some(cmd) = rx.recv().await {
-            buf.extend_from_slice(&cmd);
-            while buf.len() < MAX_WRITE {
-                match rx.try_recv() {
-                    Ok(more) => buf.extend_from_slice(&more),
-                    Err(_) => break,
+        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => {
+                    let Some(cmd) = cmd else { return Ok(()) };
+                    buf.extend_from_slice(&cmd);
+                    while buf.len() < MAX_WRITE {
+                        match rx.try_recv() {
+                            Ok(more) => buf.extend_from_slice(&more),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = ping.tick() => {
+                    if unanswered.fetch_add(1, Ordering::Relaxed) >= MAX_UNANSWERED {
+                        return Err(std::io::Error::other(format!("{addr} does not answer PING")));
+                    }
+                    buf.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
                 }
             }
             wr.write_all(&buf).await?;
             buf.clear();
         }
-        Ok(())
     };
     let reader = async {
         let limits = FrameLimits::default();
@@ -646,6 +664,10 @@ async fn serve_link(
                 .map_err(|e| std::io::Error::other(e.to_string()))?
             {
                 let Some(hub) = hub.upgrade() else { return Ok(()) };
+                if is_pong(&frame) {
+                    unanswered.store(0, Ordering::Relaxed);
+                    continue;
+                }
                 hub.on_frame(addr, id, expected, frame);
             }
         }
@@ -654,6 +676,12 @@ async fn serve_link(
         r = writer => r,
         r = reader => r,
     }
+}
+
+/// The reply to PING on a subscribed connection: `["pong", ""]`.
+fn is_pong(frame: &Frame) -> bool {
+    matches!(frame, Frame::Array(items) | Frame::Push(items)
+        if matches!(items.first(), Some(Frame::Bulk(b)) if b.eq_ignore_ascii_case(b"pong")))
 }
 
 /// Re-places subscriptions when the routing table changes or a link is lost, for as long as
@@ -831,6 +859,16 @@ pub fn intercept(
     Ok(match spec.name {
         "subscribe" | "ssubscribe" | "psubscribe" | "unsubscribe" | "sunsubscribe"
         | "punsubscribe" => Some(Plan::PubSub),
+        "pubsub|channels" | "pubsub|shardchannels" if args.len() > 3 => {
+            // Redis's own check (the command table allows any number).
+            return Err((
+                ErrorKind::Other,
+                format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+                    String::from_utf8_lossy(&args[1])
+                ),
+            ));
+        }
         "pubsub|channels"
         | "pubsub|shardchannels"
         | "pubsub|numsub"
@@ -1088,6 +1126,18 @@ async fn introspect(shared: &Shared, session: &Session, args: &[Bytes], w: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pongs_are_told_from_confirmations() {
+        let pong = Frame::Array(vec![Frame::Bulk("pong".into()), Frame::Bulk("".into())]);
+        assert!(is_pong(&pong));
+        let sub = Frame::Array(vec![
+            Frame::Bulk("subscribe".into()),
+            Frame::Bulk("pong".into()),
+            Frame::Integer(1),
+        ]);
+        assert!(!is_pong(&sub));
+    }
 
     #[test]
     fn verbs_name_their_kind_and_direction() {

@@ -37,14 +37,18 @@ impl Raw {
 
     /// The next frame, within 5 s.
     async fn frame(&mut self) -> Frame {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        self.frame_within(Duration::from_secs(5)).await
+    }
+
+    async fn frame_within(&mut self, within: Duration) -> Frame {
+        let deadline = Instant::now() + within;
         loop {
             if let Some(f) = Frame::parse(&mut self.buf, &FrameLimits::default()).expect("frame") {
                 return f;
             }
             let n = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf))
                 .await
-                .expect("a frame within 5 s")
+                .expect("a frame in time")
                 .expect("read");
             assert!(n > 0, "the proxy closed the connection");
         }
@@ -314,9 +318,15 @@ async fn pubsub_introspection_is_merged_over_shards() {
     // p1 and p2, each on every shard: two distinct patterns.
     let n: i64 = cmd(&mut con, &["pubsub", "numpat"]).await.unwrap();
     assert_eq!(n, 2);
+    let mut raw = cluster.proxy.raw().await;
+    must_send(
+        &mut raw,
+        &["pubsub", "channels", "a", "b"],
+        b"-ERR unknown subcommand or wrong number of arguments for 'channels'. Try PUBSUB HELP.\r\n",
+    )
+    .await;
     let help: Vec<String> = cmd(&mut con, &["pubsub", "help"]).await.unwrap();
     assert!(help[0].starts_with("PUBSUB <subcommand>"), "{help:?}");
-    let mut raw = cluster.proxy.raw().await;
     must_send(
         &mut raw,
         &["pubsub", "numpat", "x"],
@@ -681,4 +691,60 @@ async fn a_confirmation_waits_until_the_backend_has_the_subscription() {
     // A second client of the same channel is confirmed at once: the proxy has it already.
     let mut second = Raw::to(&proxy).await;
     second.must_get(&["subscribe", "c"], &[&["subscribe", "c", ":1"]]).await;
+}
+
+/// A backend whose first connection confirms subscriptions and then falls silent (reads, never
+/// answers, never closes), and whose later connections confirm and at once deliver one
+/// `message` "from the new link" on the channel.
+async fn start_silent_backend() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let silent = std::mem::take(&mut first);
+            tokio::spawn(async move {
+                let mut parser = protocol::RequestParser::default();
+                let mut buf = BytesMut::new();
+                let mut confirmed = false;
+                loop {
+                    match sock.read_buf(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    while let Ok(Some(args)) = parser.parse(&mut buf, true) {
+                        if !args[0].eq_ignore_ascii_case(b"subscribe") || (silent && confirmed) {
+                            continue;
+                        }
+                        confirmed = true;
+                        let name = String::from_utf8_lossy(&args[1]).into_owned();
+                        let mut reply =
+                            format!("*3\r\n$9\r\nsubscribe\r\n${}\r\n{name}\r\n:1\r\n", name.len());
+                        if !silent {
+                            reply += &format!(
+                                "*3\r\n$7\r\nmessage\r\n${}\r\n{name}\r\n$13\r\nfrom new link\r\n",
+                                name.len()
+                            );
+                        }
+                        if sock.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_silent_backend_link_is_replaced() {
+    let backend = start_silent_backend().await;
+    let proxy = start_proxy(&even_table(1, &[backend]), |_| {}).await;
+    let mut sub = Raw::to(&proxy).await;
+    sub.must_get(&["subscribe", "c"], &[&["subscribe", "c", ":1"]]).await;
+    // Unanswered PINGs (every 2 s, 2 allowed) give the link up; the new one delivers.
+    let got = sub.frame_within(Duration::from_secs(15)).await;
+    assert_eq!(words(&got), ["message", "c", "from new link"], "and no second confirmation");
 }
