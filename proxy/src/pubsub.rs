@@ -678,10 +678,16 @@ async fn serve_link(
     }
 }
 
-/// The reply to PING on a subscribed connection: `["pong", ""]`.
+/// The reply to PING on a subscribed connection: `["pong", ""]` (`+PONG` from a server that
+/// answers it as outside Pub/Sub mode).
 fn is_pong(frame: &Frame) -> bool {
-    matches!(frame, Frame::Array(items) | Frame::Push(items)
-        if matches!(items.first(), Some(Frame::Bulk(b)) if b.eq_ignore_ascii_case(b"pong")))
+    match frame {
+        Frame::Array(items) | Frame::Push(items) => {
+            matches!(items.first(), Some(Frame::Bulk(b)) if b.eq_ignore_ascii_case(b"pong"))
+        }
+        Frame::Simple(s) => s.eq_ignore_ascii_case(b"pong"),
+        _ => false,
+    }
 }
 
 /// Re-places subscriptions when the routing table changes or a link is lost, for as long as

@@ -748,3 +748,28 @@ async fn a_silent_backend_link_is_replaced() {
     let got = sub.frame_within(Duration::from_secs(15)).await;
     assert_eq!(words(&got), ["message", "c", "from new link"], "and no second confirmation");
 }
+
+#[tokio::test]
+async fn a_healthy_link_outlives_its_pings() {
+    let partition = start_partition(&[]).await;
+    let proxy = start_proxy(&even_table(1, &[partition.addr]), |_| {}).await;
+    let mut sub = Raw::to(&proxy).await;
+    sub.must_get(&["subscribe", "c"], &[&["subscribe", "c", ":1"]]).await;
+    let mut con = partition.client().await;
+    let link = |list: String| {
+        let ids: Vec<String> =
+            list.lines().filter_map(|l| l.split(' ').next().map(str::to_string)).collect();
+        assert_eq!(ids.len(), 1, "one subscriber connection: {list}");
+        ids[0].clone()
+    };
+    let first = link(cmd(&mut con, &["client", "list", "type", "pubsub"]).await.unwrap());
+    // Past several PING rounds (every 2 s) the same connection carries the subscription.
+    let until = Instant::now() + Duration::from_secs(7);
+    while Instant::now() < until {
+        let now = link(cmd(&mut con, &["client", "list", "type", "pubsub"]).await.unwrap());
+        assert_eq!(now, first, "the link was replaced");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _: i64 = cmd(&mut con, &["publish", "c", "still"]).await.unwrap();
+    assert_eq!(sub.words().await, ["message", "c", "still"]);
+}
