@@ -368,6 +368,15 @@ impl Conn<'_> {
     /// connection.
     async fn write_out(&mut self, socket: &mut TcpStream) -> std::io::Result<bool> {
         let mut killed = self.session.handle.killed();
+        if self.meter.limit().is_none() {
+            // The common case: one write, only watched for the kill signal.
+            tokio::select! {
+                r = socket.write_all(&self.out) => r?,
+                _ = killed.wait_for(|k| *k) => return Ok(false),
+            }
+            self.out.clear();
+            return Ok(true);
+        }
         let mut pos = 0;
         while pos < self.out.len() {
             let soft = self.meter.soft_deadline();

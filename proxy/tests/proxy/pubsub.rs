@@ -773,3 +773,24 @@ async fn a_healthy_link_outlives_its_pings() {
     let _: i64 = cmd(&mut con, &["publish", "c", "still"]).await.unwrap();
     assert_eq!(sub.words().await, ["message", "c", "still"]);
 }
+
+#[tokio::test]
+async fn a_normal_client_over_its_soft_limit_for_too_long_is_cut() {
+    let partition = start_partition(&[]).await;
+    let proxy = start_proxy(&even_table(1, &[partition.addr]), |c| {
+        c.client_output_buffer_limit_normal = "0 1mb 1".parse().unwrap();
+    })
+    .await;
+    let mut con = proxy.client().await;
+    let big = "z".repeat(32 << 20);
+    let _: () = cmd(&mut con, &["set", "big", &big]).await.unwrap();
+    // A reader gets the reply: it is over the soft limit only for as long as the write takes.
+    let v: String = cmd(&mut con, &["get", "big"]).await.unwrap();
+    assert_eq!(v.len(), big.len());
+    // One that does not read stays over it (past what the kernel buffers) and is cut.
+    let mut slow = proxy.raw().await;
+    slow.write_all(&resp(&["get", "big"])).await.unwrap();
+    let started = Instant::now();
+    must_see_info(&proxy, "normal_output_limit_disconnections", 1).await;
+    assert!(started.elapsed() >= Duration::from_secs(1), "cut before its soft seconds");
+}
