@@ -807,6 +807,18 @@ impl Drop for Subscriptions {
     }
 }
 
+/// The Pub/Sub and output-buffer gauges and counters for `/metrics`.
+pub fn sample(shared: &Shared) -> crate::metrics::PubSubSample {
+    let [channels, patterns, shard, links] = shared.pubsub.counts();
+    let s = &shared.pubsub.stats;
+    crate::metrics::PubSubSample {
+        subscriptions: [channels, patterns, shard],
+        links,
+        queued: s.queued.load(Ordering::Relaxed),
+        cuts: [shared.output_cuts.load(Ordering::Relaxed), s.cut.load(Ordering::Relaxed)],
+    }
+}
+
 /// The Pub/Sub and output-buffer fields of INFO's `proxy` section.
 pub fn info(shared: &Shared) -> Vec<(String, String)> {
     let hub = &shared.pubsub;

@@ -16,8 +16,8 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::util::{
-    cmd, even_owner, even_table, must_send, resp, start_cluster, start_partition, start_proxy,
-    start_proxy_with, Cluster, TestProxy,
+    cmd, even_owner, even_table, must_send, resp, routing_file_config, start_cluster,
+    start_partition, start_proxy, start_proxy_with, start_proxy_with_metrics, Cluster, TestProxy,
 };
 
 /// A raw client connection that reads whole RESP frames.
@@ -564,10 +564,9 @@ async fn subscriptions_survive_a_failover_and_a_broken_link() {
 async fn a_slow_subscriber_is_cut_at_its_output_buffer_limit() {
     let partition = start_partition(&[]).await;
     let limit = 1 << 20;
-    let proxy = start_proxy(&even_table(1, &[partition.addr]), |c| {
-        c.client_output_buffer_limit_pubsub = "1mb 512kb 60".parse().unwrap();
-    })
-    .await;
+    let mut config = routing_file_config(&even_table(1, &[partition.addr]));
+    config.client_output_buffer_limit_pubsub = "1mb 512kb 60".parse().unwrap();
+    let (proxy, metrics) = start_proxy_with_metrics(config).await;
     let mut slow = Raw::to(&proxy).await;
     slow.must_get(&["subscribe", "flood"], &[&["subscribe", "flood", ":1"]]).await;
     // A subscriber that keeps reading is not cut.
@@ -617,6 +616,26 @@ async fn a_slow_subscriber_is_cut_at_its_output_buffer_limit() {
     assert_eq!(got, sent, "the fast subscriber got every message");
     must_see_info(&proxy, "pubsub_queued_bytes", 0).await;
     must_see_info(&proxy, "pubsub_channels", 1).await;
+    let text = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "rcluster_proxy_output_limit_disconnections_total{class=\"pubsub\"} 1",
+        "rcluster_proxy_output_limit_disconnections_total{class=\"normal\"} 0",
+        "rcluster_proxy_pubsub_queued_bytes 0",
+        "rcluster_proxy_pubsub_backend_connections 1",
+        "rcluster_proxy_pubsub_subscriptions{kind=\"channel\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
 }
 
 #[tokio::test]
