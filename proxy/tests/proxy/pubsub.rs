@@ -195,8 +195,12 @@ async fn subscribe_through_one_proxy_publish_through_another() {
     must_send(&mut sub.stream, &["get", "nothing"], b"$-1\r\n").await;
     must_see_info(&cluster.proxy, "pubsub_backend_connections", 0).await;
     must_see_info(&cluster.proxy, "pubsub_channels", 0).await;
-    let n: i64 = cmd(&mut publisher, &["publish", &channels[0], "gone"]).await.unwrap();
-    assert_eq!(n, 0);
+    // The link's UNSUBSCRIBE (or its closing) reaches the backend soon after.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cmd::<i64>(&mut publisher, &["publish", &channels[0], "gone"]).await.unwrap() != 0 {
+        assert!(Instant::now() < deadline, "the backend still has a subscriber");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
@@ -239,8 +243,11 @@ async fn psubscribe_delivers_each_message_once_from_every_shard() {
     sub.must_get(&["punsubscribe"], &[&["punsubscribe", "news.*", ":1"]]).await;
     sub.must_get(&["unsubscribe"], &[&["unsubscribe", &direct, ":0"]]).await;
     must_see_info(&cluster.proxy, "pubsub_backend_connections", 0).await;
-    let n: i64 = cmd(&mut con, &["pubsub", "numpat"]).await.unwrap();
-    assert_eq!(n, 0);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cmd::<i64>(&mut con, &["pubsub", "numpat"]).await.unwrap() != 0 {
+        assert!(Instant::now() < deadline, "a backend still has the pattern");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
@@ -812,4 +819,41 @@ async fn a_normal_client_over_its_soft_limit_for_too_long_is_cut() {
     let started = Instant::now();
     must_see_info(&proxy, "normal_output_limit_disconnections", 1).await;
     assert!(started.elapsed() >= Duration::from_secs(1), "cut before its soft seconds");
+}
+
+#[tokio::test]
+async fn many_subscribers_share_one_backend_subscription() {
+    let cluster = start_cluster().await;
+    let channel = name_on("crowd", 0);
+    let mut subs = Vec::new();
+    for _ in 0..200 {
+        let mut s = Raw::to(&cluster.proxy).await;
+        s.must_get(&["subscribe", &channel], &[&["subscribe", &channel, ":1"]]).await;
+        subs.push(s);
+    }
+    let mut owner = cluster.partitions[0].client().await;
+    let n: Vec<redis::Value> = cmd(&mut owner, &["pubsub", "numsub", &channel]).await.unwrap();
+    assert_eq!(redis::from_redis_value::<i64>(&n[1]).unwrap(), 1, "one backend subscriber");
+    let mut con = cluster.proxy.client().await;
+    let n: Vec<redis::Value> = cmd(&mut con, &["pubsub", "numsub", &channel]).await.unwrap();
+    assert_eq!(redis::from_redis_value::<i64>(&n[1]).unwrap(), 200, "as a single Redis counts");
+    assert_eq!(info_field(&cluster.proxy, "pubsub_backend_connections").await, 1);
+    let _: i64 = cmd(&mut con, &["publish", &channel, "to all"]).await.unwrap();
+    for s in &mut subs {
+        assert_eq!(s.words().await, ["message", &channel, "to all"]);
+    }
+    // They leave one by one; the last one's going releases the backend subscription.
+    for s in &mut subs {
+        s.must_get(&["unsubscribe"], &[&["unsubscribe", &channel, ":0"]]).await;
+    }
+    must_see_info(&cluster.proxy, "pubsub_backend_connections", 0).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let n: Vec<redis::Value> = cmd(&mut owner, &["pubsub", "numsub", &channel]).await.unwrap();
+        if redis::from_redis_value::<i64>(&n[1]).unwrap() == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the backend still has the subscription");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
