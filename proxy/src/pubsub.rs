@@ -64,7 +64,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use protocol::command::CommandSpec;
+use protocol::command::{flags, CommandSpec};
 use protocol::frame::{Frame, FrameLimits};
 use protocol::{key_hash_slot, ReplyWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -857,7 +857,12 @@ pub fn intercept(
     args: &[Bytes],
     out: &mut ReplyWriter,
 ) -> Result<Option<Plan>, Refusal> {
-    if session.pubsub.active() && !session.resp3 {
+    let active = session.pubsub.active();
+    // The hot path: most commands are none of this module's business.
+    if !active && !spec.has(flags::PUBSUB) && !matches!(spec.name, "reset" | "pubsub|help") {
+        return Ok(None);
+    }
+    if active && !session.resp3 {
         match spec.name {
             "ping" => {
                 if args.len() > 2 {
@@ -898,7 +903,7 @@ pub fn intercept(
             Some(Plan::Slot { slot: key_hash_slot(&args[1]), readonly: false })
         }
         "reset" => {
-            if session.pubsub.active() {
+            if active {
                 let routes = shared.router.routes();
                 let mut queued = BytesMut::new();
                 session.pubsub.clear(&routes, &mut queued);
