@@ -300,6 +300,8 @@ pub struct Hub {
     /// Bumped whenever a placement is confirmed or lost (clients wait on it).
     changed: watch::Sender<u64>,
     limit: Limit,
+    /// `--backend-password`: links send AUTH first.
+    password: Option<Arc<str>>,
     pub stats: Arc<Stats>,
 }
 
@@ -323,13 +325,14 @@ fn desired(routes: &Routes, kind: Kind, name: &[u8]) -> Vec<String> {
 }
 
 impl Hub {
-    pub fn new(limit: Limit) -> Arc<Hub> {
+    pub fn new(limit: Limit, password: Option<Arc<str>>) -> Arc<Hub> {
         Arc::new(Hub {
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             stale: AtomicBool::new(false),
             changed: watch::channel(0).0,
             limit,
+            password,
             stats: Arc::new(Stats::default()),
         })
     }
@@ -589,7 +592,8 @@ fn place(hub: &Arc<Hub>, s: &mut State, routes: &Routes, kind: Kind, name: &Byte
 fn open_link(hub: &Arc<Hub>, addr: String, id: u64) -> Link {
     let (tx, rx) = mpsc::unbounded_channel();
     let expected: Expected = Arc::default();
-    tokio::spawn(run_link(Arc::downgrade(hub), addr, id, rx, expected.clone()));
+    let password = hub.password.clone();
+    tokio::spawn(run_link(Arc::downgrade(hub), addr, id, password, rx, expected.clone()));
     Link { id, tx, expected, topics: 0 }
 }
 
@@ -597,10 +601,11 @@ async fn run_link(
     hub: Weak<Hub>,
     addr: String,
     id: u64,
+    password: Option<Arc<str>>,
     mut rx: mpsc::UnboundedReceiver<Bytes>,
     expected: Expected,
 ) {
-    let why = match serve_link(&hub, &addr, id, &mut rx, &expected).await {
+    let why = match serve_link(&hub, &addr, id, password.as_deref(), &mut rx, &expected).await {
         Ok(()) => "closed".to_string(),
         Err(e) => e.to_string(),
     };
@@ -613,13 +618,21 @@ async fn serve_link(
     hub: &Weak<Hub>,
     addr: &str,
     id: u64,
+    password: Option<&str>,
     rx: &mut mpsc::UnboundedReceiver<Bytes>,
     expected: &Expected,
 ) -> std::io::Result<()> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+    let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| std::io::Error::other(format!("connecting to {addr} timed out")))??;
     let _ = stream.set_nodelay(true);
+    if let Some(password) = password {
+        // Before any subscription: a refused password fails the link, which is retried.
+        crate::backend::authenticate(&mut stream, addr, password).await.map_err(|why| {
+            warn!(backend = %addr, cause = %why, "pub/sub link authentication failed");
+            std::io::Error::other(why)
+        })?;
+    }
     let (mut rd, mut wr) = stream.into_split();
     // PINGs sent and not answered. Their `pong`s are told apart from confirmations by name, so
     // they take no place among the expected confirmations.

@@ -57,7 +57,10 @@ impl Shared {
         let idle = Idle::new(config.backend_password.clone());
         Arc::new(Shared {
             blocking: Semaphore::new(config.max_blocking_connections),
-            pubsub: crate::pubsub::Hub::new(config.client_output_buffer_limit_pubsub),
+            pubsub: crate::pubsub::Hub::new(
+                config.client_output_buffer_limit_pubsub,
+                settings.password.clone(),
+            ),
             router: Router::new(settings),
             node_id: node_id(&announce),
             announce,

@@ -857,3 +857,29 @@ async fn many_subscribers_share_one_backend_subscription() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn subscriber_links_authenticate_with_the_backend_password() {
+    let mut partitions = Vec::new();
+    for _ in 0..3 {
+        partitions.push(start_partition(&["--requirepass", "backend-secret"]).await);
+    }
+    let addrs: Vec<SocketAddr> = partitions.iter().map(|p| p.addr).collect();
+    let proxy = start_proxy(&even_table(1, &addrs), |c| {
+        c.backend_password = Some("backend-secret".into());
+    })
+    .await;
+    let mut sub = Raw::to(&proxy).await;
+    let c = name_on("locked", 2);
+    sub.must_get(&["subscribe", &c], &[&["subscribe", &c, ":1"]]).await;
+    sub.must_get(&["psubscribe", "lock*"], &[&["psubscribe", "lock*", ":2"]]).await;
+    must_see_info(&proxy, "pubsub_backend_connections", 3).await;
+    let mut publisher = proxy.client().await;
+    let n: i64 = cmd(&mut publisher, &["publish", &c, "in"]).await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(sub.words().await, ["message", &c, "in"]);
+    assert_eq!(sub.words().await, ["pmessage", "lock*", &c, "in"]);
+    let mut con = proxy.client().await;
+    let n: i64 = cmd(&mut con, &["pubsub", "numpat"]).await.unwrap();
+    assert_eq!(n, 1);
+}
