@@ -473,8 +473,10 @@ async fn start_routing_service(tables: watch::Receiver<RoutingTable>) -> SocketA
     addr
 }
 
-/// Publishes `msg{i}` on `channel` every 50 ms until `sub` receives one (frames other than
-/// messages fail the test), then returns what the subscriber got with it.
+/// Publishes `again{i}` on `channel` until `sub` receives a message again (within 15 s; a
+/// confirmation or anything else but a message fails the test: the client must not notice
+/// the re-subscription), then checks that one more publish arrives exactly once as `message`
+/// and once as `pmessage` of `pattern`.
 async fn must_receive_again(
     publisher: &mut redis::aio::MultiplexedConnection,
     sub: &mut Raw,
@@ -490,7 +492,6 @@ async fn must_receive_again(
         let Ok(f) = got else { continue };
         let w = words(&f);
         assert!(w[0] == "message" || w[0] == "pmessage", "no confirmation again: {w:?}");
-        // Drain the rest of what that publish caused, then check the exact pair once more.
         break;
     }
     let _: i64 = cmd(publisher, &["publish", channel, "check"]).await.unwrap();
