@@ -975,9 +975,13 @@ async fn subscribe_cmd(
     {
         let routes = shared.router.routes();
         for name in names {
-            if subs.names[kind as usize].insert(name.clone()) {
-                subs.hub.join(&routes, kind, name, &sink);
-                fresh.push(name.clone());
+            if !subs.names[kind as usize].contains(name) {
+                // A copy: the argument is a slice of the client's read buffer, which a kept
+                // name would pin for as long as the subscription lasts.
+                let name = Bytes::copy_from_slice(name);
+                subs.names[kind as usize].insert(name.clone());
+                subs.hub.join(&routes, kind, &name, &sink);
+                fresh.push(name);
             }
             w.push(3);
             w.bulk(kind.subscribe().as_bytes());
