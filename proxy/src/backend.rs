@@ -239,7 +239,7 @@ pub fn auth_refused(addr: &str, reply: &[u8]) -> String {
     )
 }
 
-/// Sends AUTH on a new connection and reads its reply (within [`CONNECT_TIMEOUT`]).
+/// Sends AUTH on a new connection and reads its reply (within the connect timeout, 2 s).
 pub async fn authenticate(
     stream: &mut TcpStream,
     addr: &str,
