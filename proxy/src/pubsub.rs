@@ -27,7 +27,7 @@
 //!   UNSUBSCRIBE first stops deliveries, then writes out what was queued, then its
 //!   confirmation — no message of a channel follows its `unsubscribe` confirmation.
 //! - **Exactly once**: a channel (and a shard channel) is subscribed on one backend, the
-//!   master of its slot; a pattern on every master. A PUBLISH goes to one master (the slot's),
+//!   master of its slot; a pattern on every master (keyspace notifications: see [`source`]). A PUBLISH goes to one master (the slot's),
 //!   so only that master emits the `message` and the `pmessage`s: each arrives once. The hub
 //!   also drops a message from a backend the subscription is not placed on at the moment (a
 //!   demoted master whose replication still carries PUBLISH), so a move never doubles one.
@@ -305,10 +305,40 @@ pub struct Hub {
     pub stats: Arc<Stats>,
 }
 
+/// Where a channel's messages come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The master of this slot.
+    Slot(u16),
+    /// Every master.
+    Everywhere,
+}
+
+/// Where `kind name` is published. A pattern may match a channel of any slot. Keyspace
+/// notifications are published by the shard that holds the key, not where the channel's name
+/// hashes: `__keyspace@<db>__:<key>` comes from the key's slot, `__keyevent@<db>__:<event>` from
+/// every master (each reports its own keys' events, so each event still arrives once).
+fn source(kind: Kind, name: &[u8]) -> Source {
+    if kind == Kind::Pattern {
+        return Source::Everywhere;
+    }
+    if kind == Kind::Channel {
+        if let Some(rest) = name.strip_prefix(b"__keyspace@") {
+            if let Some(at) = rest.windows(3).position(|w| w == b"__:") {
+                return Source::Slot(key_hash_slot(&rest[at + 3..]));
+            }
+        }
+        if name.starts_with(b"__keyevent@") {
+            return Source::Everywhere;
+        }
+    }
+    Source::Slot(key_hash_slot(name))
+}
+
 /// The backends `kind name` belongs on under `routes`.
 fn desired(routes: &Routes, kind: Kind, name: &[u8]) -> Vec<String> {
-    match kind {
-        Kind::Pattern => {
+    match source(kind, name) {
+        Source::Everywhere => {
             let mut all: Vec<String> = (0..routes.table.shards.len())
                 .map(|i| routes.shard_pool(i).addr().to_string())
                 .collect();
@@ -316,11 +346,9 @@ fn desired(routes: &Routes, kind: Kind, name: &[u8]) -> Vec<String> {
             all.dedup();
             all
         }
-        _ => routes
-            .pool_for_slot(key_hash_slot(name))
-            .map(|p| p.addr().to_string())
-            .into_iter()
-            .collect(),
+        Source::Slot(slot) => {
+            routes.pool_for_slot(slot).map(|p| p.addr().to_string()).into_iter().collect()
+        }
     }
 }
 
@@ -1177,6 +1205,20 @@ mod tests {
             Frame::Integer(1),
         ]);
         assert!(!is_pong(&sub));
+    }
+
+    #[test]
+    fn keyspace_notifications_come_from_the_keys_shard() {
+        let slot = |n: &str| key_hash_slot(n.as_bytes());
+        assert_eq!(source(Kind::Channel, b"news"), Source::Slot(slot("news")));
+        assert_eq!(source(Kind::Shard, b"{t}x"), Source::Slot(slot("t")));
+        assert_eq!(source(Kind::Pattern, b"news.*"), Source::Everywhere);
+        assert_eq!(source(Kind::Channel, b"__keyspace@0__:foo"), Source::Slot(slot("foo")));
+        assert_eq!(source(Kind::Channel, b"__keyspace@0__:{u}:1"), Source::Slot(slot("u")));
+        assert_eq!(source(Kind::Channel, b"__keyevent@0__:del"), Source::Everywhere);
+        // Only ordinary channels are keyspace notifications.
+        let shard = b"__keyspace@0__:foo";
+        assert_eq!(source(Kind::Shard, shard), Source::Slot(key_hash_slot(shard)));
     }
 
     #[test]

@@ -884,3 +884,41 @@ async fn subscriber_links_authenticate_with_the_backend_password() {
     let n: i64 = cmd(&mut con, &["pubsub", "numpat"]).await.unwrap();
     assert_eq!(n, 1);
 }
+
+#[tokio::test]
+async fn keyspace_notifications_come_from_the_shard_of_the_key() {
+    let cluster = start_cluster().await;
+    for p in &cluster.partitions {
+        let mut con = p.client().await;
+        let _: () =
+            cmd(&mut con, &["config", "set", "notify-keyspace-events", "KEA"]).await.unwrap();
+    }
+    let keys: Vec<String> = (0..3).map(|s| name_on("note", s)).collect();
+    let watched = format!("__keyspace@0__:{}", keys[2]);
+    let mut sub = Raw::to(&cluster.proxy).await;
+    sub.must_get(
+        &["subscribe", &watched, "__keyevent@0__:set"],
+        &[&["subscribe", &watched, ":1"], &["subscribe", "__keyevent@0__:set", ":2"]],
+    )
+    .await;
+    let mut con = cluster.proxy.client().await;
+    for k in &keys {
+        let _: () = cmd(&mut con, &["set", k, "v"]).await.unwrap();
+    }
+    let _: () = cmd(&mut con, &["set", &keys[0], "last"]).await.unwrap();
+    let mut got: HashMap<Vec<String>, usize> = HashMap::new();
+    let mut sets = 0;
+    while sets < 4 {
+        let w = sub.words().await;
+        if w[1] == "__keyevent@0__:set" {
+            sets += 1;
+        }
+        *got.entry(w).or_default() += 1;
+    }
+    let mut want: HashMap<Vec<String>, usize> = HashMap::new();
+    want.insert(vec!["message".into(), watched.clone(), "set".into()], 1);
+    for (k, n) in [(&keys[0], 2), (&keys[1], 1), (&keys[2], 1)] {
+        want.insert(vec!["message".into(), "__keyevent@0__:set".into(), k.clone()], n);
+    }
+    assert_eq!(got, want, "each event once, from the key's shard");
+}
