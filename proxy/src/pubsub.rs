@@ -27,8 +27,9 @@
 //!   UNSUBSCRIBE first stops deliveries, then writes out what was queued, then its
 //!   confirmation — no message of a channel follows its `unsubscribe` confirmation.
 //! - **Exactly once**: a channel (and a shard channel) is subscribed on one backend, the
-//!   master of its slot; a pattern on every master (keyspace notifications: see [`source`]). A PUBLISH goes to one master (the slot's),
-//!   so only that master emits the `message` and the `pmessage`s: each arrives once. The hub
+//!   master of its slot; a pattern on every master. A PUBLISH goes to one master (the slot's),
+//!   so only that master emits the `message` and the `pmessage`s: each arrives once. (Keyspace
+//!   notifications come from the key's shard and are placed accordingly.) The hub
 //!   also drops a message from a backend the subscription is not placed on at the moment (a
 //!   demoted master whose replication still carries PUBLISH), so a move never doubles one.
 //!
