@@ -473,26 +473,36 @@ async fn start_routing_service(tables: watch::Receiver<RoutingTable>) -> SocketA
     addr
 }
 
-/// Publishes `again{i}` on `channel` until `sub` receives a message again (within 15 s; a
+/// Once `proxy` routes by `epoch`, publishes `again{i}` on `channel` until `sub` receives one
+/// of them both as `message` and as `pmessage` of `pattern` again (within 15 s; a
 /// confirmation or anything else but a message fails the test: the client must not notice
-/// the re-subscription), then checks that one more publish arrives exactly once as `message`
-/// and once as `pmessage` of `pattern`.
+/// the re-subscription; messages published during the switch may be lost), then checks that
+/// one more publish arrives exactly once as each.
 async fn must_receive_again(
+    proxy: &TestProxy,
+    epoch: i64,
     publisher: &mut redis::aio::MultiplexedConnection,
     sub: &mut Raw,
     channel: &str,
     pattern: &str,
 ) {
+    must_see_info(proxy, "routing_epoch", epoch).await;
     let deadline = Instant::now() + Duration::from_secs(15);
-    for i in 0.. {
+    let mut got: HashMap<String, usize> = HashMap::new();
+    'publishing: for i in 0.. {
         assert!(Instant::now() < deadline, "no message on {channel} after the switch");
         let msg = format!("again{i}");
         let _: redis::RedisResult<i64> = cmd(publisher, &["publish", channel, &msg]).await;
-        let got = tokio::time::timeout(Duration::from_millis(100), sub.frame()).await;
-        let Ok(f) = got else { continue };
-        let w = words(&f);
-        assert!(w[0] == "message" || w[0] == "pmessage", "no confirmation again: {w:?}");
-        break;
+        let until = Instant::now() + Duration::from_millis(200);
+        while let Ok(f) = tokio::time::timeout_at(until, sub.frame()).await {
+            let w = words(&f);
+            assert!(w[0] == "message" || w[0] == "pmessage", "no confirmation again: {w:?}");
+            let n = got.entry(w.last().cloned().unwrap_or_default()).or_default();
+            *n += 1;
+            if *n == 2 {
+                break 'publishing;
+            }
+        }
     }
     let _: i64 = cmd(publisher, &["publish", channel, "check"]).await.unwrap();
     let mut seen = Vec::new();
@@ -556,7 +566,7 @@ async fn subscriptions_survive_a_failover_and_a_broken_link() {
     let mut moved = even_table(2, &[addrs[0], spare.addr, addrs[2]]);
     moved.shards[1].shard_epoch = 2;
     tables.send_replace(moved);
-    must_receive_again(&mut publisher, &mut sub, &channel, "ev*").await;
+    must_receive_again(&proxy, 2, &mut publisher, &mut sub, &channel, "ev*").await;
     let mut on_spare = spare.client().await;
     let numsub: Vec<redis::Value> =
         cmd(&mut on_spare, &["pubsub", "numsub", &channel]).await.unwrap();
@@ -564,7 +574,26 @@ async fn subscriptions_survive_a_failover_and_a_broken_link() {
 
     // A broken subscriber connection (the backend kills it) is restored on the same master.
     let _: i64 = cmd(&mut on_spare, &["client", "kill", "type", "pubsub"]).await.unwrap();
-    must_receive_again(&mut publisher, &mut sub, &channel, "ev*").await;
+    must_receive_again(&proxy, 2, &mut publisher, &mut sub, &channel, "ev*").await;
+
+    // A routing change with the old master alive: shard 1's slots go to the first server. The
+    // subscription moves there and the spare, out of the table, is left with nothing.
+    let mut merged = even_table(3, &[addrs[0], addrs[0], addrs[2]]);
+    merged.shards[1].shard_epoch = 3;
+    tables.send_replace(merged);
+    must_receive_again(&proxy, 3, &mut publisher, &mut sub, &channel, "ev*").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let numsub: Vec<redis::Value> =
+            cmd(&mut on_spare, &["pubsub", "numsub", &channel]).await.unwrap();
+        let numpat: i64 = cmd(&mut on_spare, &["pubsub", "numpat"]).await.unwrap();
+        if redis::from_redis_value::<i64>(&numsub[1]).unwrap() == 0 && numpat == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the spare still has the subscriptions");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    must_see_info(&proxy, "pubsub_backend_connections", 2).await;
     must_send(&mut sub.stream, &["ping"], b"*2\r\n$4\r\npong\r\n$0\r\n\r\n").await;
 }
 
