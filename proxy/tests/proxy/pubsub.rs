@@ -372,6 +372,13 @@ async fn resp2_pubsub_mode_is_redis_servers() {
     .await;
     must_send(&mut s.stream, &["ping"], b"*2\r\n$4\r\npong\r\n$0\r\n\r\n").await;
     must_send(&mut s.stream, &["ping", "hi"], b"*2\r\n$4\r\npong\r\n$2\r\nhi\r\n").await;
+    for (args, name) in [(&["hello", "3"][..], "hello"), (&["client", "id"], "client|id")] {
+        let want = format!(
+            "-ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+             RESET are allowed in this context\r\n"
+        );
+        must_send(&mut s.stream, args, want.as_bytes()).await;
+    }
     must_send(
         &mut s.stream,
         &["psubscribe", "p*"],
@@ -398,6 +405,15 @@ async fn resp2_pubsub_mode_is_redis_servers() {
     must_send(&mut s.stream, &["sunsubscribe"], b"*3\r\n$12\r\nsunsubscribe\r\n$2\r\ns1\r\n:0\r\n")
         .await;
     must_send(&mut s.stream, &["get", "x"], b"$-1\r\n").await;
+    // A pipeline, and names repeated or never subscribed, as redis-server answers them.
+    let mut pipeline = resp(&["subscribe", "x", "y"]);
+    pipeline.extend(resp(&["unsubscribe", "y", "x", "z", "z"]));
+    let want =
+        b"*3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\ny\r\n:2\r\n\
+        *3\r\n$11\r\nunsubscribe\r\n$1\r\ny\r\n:1\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\nx\r\n:0\r\n\
+        *3\r\n$11\r\nunsubscribe\r\n$1\r\nz\r\n:0\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\nz\r\n:0\r\n";
+    let got = crate::util::must_exchange(&mut s.stream, &pipeline, want.len()).await;
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
     // RESET leaves Pub/Sub mode without confirmations.
     must_send(&mut s.stream, &["subscribe", "a"], b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n")
         .await;
