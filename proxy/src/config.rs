@@ -235,6 +235,36 @@ mod tests {
     }
 
     #[test]
+    fn output_buffer_limits_parse_from_flags_with_redis_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let cli = Cli::try_parse_from(["proxy"]).unwrap();
+        assert_eq!(cli.config.client_output_buffer_limit_normal, Limit::NONE);
+        assert_eq!(cli.config.client_output_buffer_limit_pubsub, Limit::PUBSUB);
+        assert_eq!(Config::default().client_output_buffer_limit_pubsub, Limit::PUBSUB);
+        let cli = Cli::try_parse_from([
+            "proxy",
+            "--client-output-buffer-limit-pubsub",
+            "1mb 256kb 5",
+            "--client-output-buffer-limit-normal",
+            "64mb 0 0",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.config.client_output_buffer_limit_pubsub,
+            Limit { hard: 1 << 20, soft: 256 << 10, soft_secs: 5 }
+        );
+        assert_eq!(cli.config.client_output_buffer_limit_normal.hard, 64 << 20);
+        assert!(
+            Cli::try_parse_from(["proxy", "--client-output-buffer-limit-pubsub", "1mb"]).is_err()
+        );
+    }
+
+    #[test]
     fn metrics_listen_on_bind_unless_told_otherwise() {
         let mut c = Config { bind: "0.0.0.0".into(), ..Config::default() };
         assert_eq!(c.metrics_addr(), None);
