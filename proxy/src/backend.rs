@@ -250,8 +250,12 @@ pub fn auth_refused(addr: &str, reply: &[u8]) -> String {
     )
 }
 
-/// Sends AUTH on a new connection and reads its reply (within [`CONNECT_TIMEOUT`]).
-async fn authenticate(stream: &mut TcpStream, addr: &str, password: &str) -> Result<(), String> {
+/// Sends AUTH on a new connection and reads its reply (within the connect timeout, 2 s).
+pub async fn authenticate(
+    stream: &mut TcpStream,
+    addr: &str,
+    password: &str,
+) -> Result<(), String> {
     let exchange = async {
         stream.write_all(&auth_command(password)).await?;
         let limits = FrameLimits::default();

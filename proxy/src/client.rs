@@ -19,7 +19,7 @@ use protocol::{ParseLimits, ReplyWriter, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::aggregate;
 use crate::clients::ClientHandle;
@@ -27,6 +27,7 @@ use crate::command::{self, Plan, Session};
 use crate::fanout;
 use crate::forward::{self, Attempt, Req};
 use crate::metrics::CommandId;
+use crate::output_limit::Meter;
 use crate::server::Shared;
 use crate::split::{self, Split};
 use crate::transaction::{self, Transaction};
@@ -72,6 +73,10 @@ struct Conn<'a> {
     /// Where commands are encoded for backends.
     enc: BytesMut,
     pending: Vec<Entry>,
+    /// `--client-output-buffer-limit-normal` against the replies held in `out`.
+    meter: Meter,
+    /// The limit was passed: the connection closes.
+    cut: bool,
 }
 
 /// Serves one client until it quits, breaks the protocol or the proxy stops.
@@ -94,6 +99,7 @@ pub async fn handle(shared: &Shared, mut socket: TcpStream, peer: SocketAddr) {
             name: None,
             quit: false,
             tx: Transaction::default(),
+            pubsub: crate::pubsub::Subscriptions::new(shared.pubsub.clone(), handle.clone()),
             handle,
         },
         parser: RequestParser::new(ParseLimits::default()),
@@ -102,6 +108,8 @@ pub async fn handle(shared: &Shared, mut socket: TcpStream, peer: SocketAddr) {
         scratch: ReplyWriter::new(false),
         enc: BytesMut::new(),
         pending: Vec::new(),
+        meter: Meter::new(shared.config.client_output_buffer_limit_normal),
+        cut: false,
     };
     if let Err(e) = conn.serve(&mut socket).await {
         debug!(peer = %peer, id, cause = %e, "client connection error");
@@ -123,11 +131,20 @@ impl Conn<'_> {
                 if let Some(need) = self.parser.needed(&self.rbuf) {
                     self.rbuf.reserve(need.saturating_sub(self.rbuf.len()));
                 }
+                // Subscribers are not subject to the idle timeout, as in Redis.
+                let subscribed = self.session.pubsub.active();
                 let idle_timer = async {
-                    if idle.is_zero() {
+                    if idle.is_zero() || subscribed {
                         std::future::pending::<()>().await
                     }
                     tokio::time::sleep(idle).await
+                };
+                let sink = self.session.pubsub.sink();
+                let messages = async {
+                    match &sink {
+                        Some(sink) => sink.notified().await,
+                        None => std::future::pending().await,
+                    }
                 };
                 tokio::select! {
                     n = socket.read_buf(&mut self.rbuf) => {
@@ -135,6 +152,8 @@ impl Conn<'_> {
                             return Ok(());
                         }
                     }
+                    // Messages for a subscriber: written below, after any replies.
+                    _ = messages => {}
                     _ = idle_timer => return Ok(()),
                     _ = shutdown.wait_for(|s| *s) => return Ok(()),
                     _ = killed.wait_for(|k| *k) => return Ok(()),
@@ -169,15 +188,20 @@ impl Conn<'_> {
                 }
             }
             self.collect().await;
+            if self.cut {
+                return Ok(());
+            }
             if let Some(e) = &protocol_error {
                 self.scratch.error(&format!("ERR {e}"));
                 self.out.extend_from_slice(self.scratch.buffer());
                 self.scratch.clear();
             }
-            if !self.out.is_empty() {
-                socket.write_all(&self.out).await?;
-                self.out.clear();
+            self.session.pubsub.set_resp3(self.session.resp3);
+            let messages = self.session.pubsub.take_into(&mut self.out);
+            if !self.out.is_empty() && !self.write_out(socket).await? {
+                return Ok(());
             }
+            self.session.pubsub.written(messages);
             if self.session.quit || protocol_error.is_some() {
                 return Ok(());
             }
@@ -285,6 +309,9 @@ impl Conn<'_> {
                 self.collect().await;
                 Pending::Done(transaction::watch(self.shared, &mut self.session, slot, &args).await)
             }
+            Plan::PubSub => {
+                Pending::Done(crate::pubsub::run(self.shared, &mut self.session, &args).await)
+            }
             Plan::Blocking { slot } => {
                 self.collect().await;
                 // The replies so far go out now: the client may wait long for the next one.
@@ -310,6 +337,69 @@ impl Conn<'_> {
         };
         self.pending.push(Entry { pending, command, start });
         self.session.handle.session(self.session.resp3, self.session.tx.queued());
+        Ok(true)
+    }
+
+    /// Whether the replies held in `out` are within the normal clients' output-buffer limit;
+    /// past it the client is to be disconnected (counted, logged). A subscribed client is of
+    /// Redis's `pubsub` class instead, whose limit its message queue applies.
+    fn within_limit(&mut self, queued: usize) -> bool {
+        if self.cut {
+            return false;
+        }
+        if self.meter.limit().is_none()
+            || self.session.pubsub.active()
+            || self.meter.check(queued, tokio::time::Instant::now).is_ok()
+        {
+            return true;
+        }
+        self.cut = true;
+        self.shared.output_cuts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        warn!(
+            id = self.session.id,
+            peer = %self.session.handle.addr,
+            "client disconnected: it passed its output buffer limit"
+        );
+        false
+    }
+
+    /// Writes `out`, watching the client's kill signal (a subscriber past its limit is killed
+    /// by whoever queues for it) and the normal clients' soft limit. `false`: close the
+    /// connection.
+    async fn write_out(&mut self, socket: &mut TcpStream) -> std::io::Result<bool> {
+        let mut killed = self.session.handle.killed();
+        if self.meter.limit().is_none() {
+            // The common case: one write, only watched for the kill signal.
+            tokio::select! {
+                r = socket.write_all(&self.out) => r?,
+                _ = killed.wait_for(|k| *k) => return Ok(false),
+            }
+            self.out.clear();
+            return Ok(true);
+        }
+        let mut pos = 0;
+        while pos < self.out.len() {
+            let soft = self.meter.soft_deadline();
+            let wake = soft.map_or_else(
+                || tokio::time::Instant::now() + Duration::from_secs(3600),
+                |d| d + Duration::from_millis(1),
+            );
+            tokio::select! {
+                n = socket.write(&self.out[pos..]) => {
+                    let n = n?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
+                    pos += n;
+                }
+                _ = killed.wait_for(|k| *k) => return Ok(false),
+                _ = tokio::time::sleep_until(wake), if soft.is_some() => {}
+            }
+            if !self.within_limit(self.out.len() - pos) {
+                return Ok(false);
+            }
+        }
+        self.out.clear();
         Ok(true)
     }
 
@@ -397,7 +487,12 @@ impl Conn<'_> {
                 }
             }
             self.shared.metrics.command_done(command, start.elapsed());
+            if !self.within_limit(self.out.len()) {
+                self.out.clear();
+                break;
+            }
         }
+        pending.clear();
         self.pending = pending;
     }
 }

@@ -1,7 +1,9 @@
 //! The proxy's clients, for CLIENT LIST, CLIENT INFO and CLIENT KILL: each connection
 //! registers a [`ClientHandle`] while it lives, updates it as it runs commands, and watches its
 //! kill signal. The lines are in Redis's CLIENT LIST format; fields that describe Redis's own
-//! buffers (qbuf, omem …) are written as 0, since the proxy's buffers are not Redis's.
+//! buffers (qbuf, omem …) are written as 0, since the proxy's buffers are not Redis's. A client
+//! subscribed to anything is of type `pubsub` (flag `P`, its `sub`/`psub`/`ssub` counts), as in
+//! Redis; the others are `normal`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,6 +35,8 @@ struct State {
     /// Commands queued inside MULTI, or `None` outside.
     multi: Option<usize>,
     blocked: bool,
+    /// Channels, patterns and shard channels subscribed to.
+    subs: [usize; 3],
 }
 
 impl ClientHandle {
@@ -51,6 +55,7 @@ impl ClientHandle {
                 resp3: false,
                 multi: None,
                 blocked: false,
+                subs: [0; 3],
             }),
             kill: watch::channel(false).0,
         }
@@ -83,6 +88,16 @@ impl ClientHandle {
     }
 
     /// Asks the connection to close.
+    /// The client's subscription counts: channels, patterns, shard channels.
+    pub fn set_subscriptions(&self, subs: [usize; 3]) {
+        self.state().subs = subs;
+    }
+
+    /// Subscribed to anything: Redis's `pubsub` client type.
+    pub fn subscribed(&self) -> bool {
+        self.state().subs.iter().any(|&n| n > 0)
+    }
+
     pub fn kill(&self) {
         self.kill.send_replace(true);
     }
@@ -107,13 +122,16 @@ impl ClientHandle {
         if s.blocked {
             flags.push('b');
         }
+        if s.subs.iter().any(|&n| n > 0) {
+            flags.push('P');
+        }
         if flags.is_empty() {
             flags.push('N');
         }
         let name = s.name.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
         format!(
-            "id={} addr={} laddr={} fd={} name={name} age={} idle={} flags={flags} db=0 sub=0 \
-             psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 \
+            "id={} addr={} laddr={} fd={} name={name} age={} idle={} flags={flags} db=0 sub={} \
+             psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 \
              oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
@@ -121,6 +139,9 @@ impl ClientHandle {
             self.fd,
             self.age(),
             s.last_active.elapsed().as_secs(),
+            s.subs[0],
+            s.subs[1],
+            s.subs[2],
             s.multi.map_or(-1, |n| n as i64),
             s.cmd,
             if s.resp3 { 3 } else { 2 },
@@ -163,14 +184,45 @@ impl Drop for Registered {
     }
 }
 
+/// A `TYPE` filter of CLIENT LIST / CLIENT KILL.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum TypeFilter {
+    /// No TYPE given.
+    #[default]
+    Any,
+    Normal,
+    PubSub,
+    /// `master` or `replica`: no proxy client is one.
+    Replication,
+}
+
+impl TypeFilter {
+    pub fn parse(value: &str) -> Result<TypeFilter, String> {
+        match value.to_ascii_lowercase().as_str() {
+            "normal" => Ok(TypeFilter::Normal),
+            "pubsub" => Ok(TypeFilter::PubSub),
+            "master" | "slave" | "replica" => Ok(TypeFilter::Replication),
+            _ => Err(format!("ERR Unknown client type '{value}'")),
+        }
+    }
+
+    pub fn matches(self, c: &ClientHandle) -> bool {
+        match self {
+            TypeFilter::Any => true,
+            TypeFilter::Normal => !c.subscribed(),
+            TypeFilter::PubSub => c.subscribed(),
+            TypeFilter::Replication => false,
+        }
+    }
+}
+
 /// CLIENT KILL's filters (the new form; the old `CLIENT KILL addr:port` is one ADDR filter).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Filter {
     pub id: Option<u64>,
     pub addr: Option<String>,
     pub laddr: Option<String>,
-    /// TYPE: only `normal` matches proxy clients.
-    pub normal: bool,
+    pub kind: TypeFilter,
     pub skipme: bool,
     pub maxage: Option<u64>,
     pub user: Option<String>,
@@ -179,7 +231,7 @@ pub struct Filter {
 impl Filter {
     /// Parses `CLIENT KILL <filter> <value> …` (the arguments after KILL).
     pub fn parse(args: &[Bytes]) -> Result<Filter, String> {
-        let mut f = Filter { normal: true, skipme: true, ..Filter::default() };
+        let mut f = Filter { skipme: true, ..Filter::default() };
         if !args.len().is_multiple_of(2) || args.is_empty() {
             return Err("ERR syntax error".into());
         }
@@ -193,11 +245,7 @@ impl Filter {
                 },
                 "addr" => f.addr = Some(value),
                 "laddr" => f.laddr = Some(value),
-                "type" => match value.to_ascii_lowercase().as_str() {
-                    "normal" => f.normal = true,
-                    "master" | "slave" | "replica" | "pubsub" => f.normal = false,
-                    _ => return Err(format!("ERR Unknown client type '{value}'")),
-                },
+                "type" => f.kind = TypeFilter::parse(&value)?,
                 "skipme" => match value.to_ascii_lowercase().as_str() {
                     "yes" => f.skipme = true,
                     "no" => f.skipme = false,
@@ -216,7 +264,7 @@ impl Filter {
 
     /// Whether `c` matches, `me` being the client asking.
     pub fn matches(&self, c: &ClientHandle, me: u64) -> bool {
-        self.normal
+        self.kind.matches(c)
             && !(self.skipme && c.id == me)
             && self.id.is_none_or(|id| id == c.id)
             && self.addr.as_deref().is_none_or(|a| a == c.addr.to_string())
@@ -254,6 +302,11 @@ mod tests {
         assert!(f.matches(&c, 7));
         assert!(!Filter::parse(&args(&["id", "7"])).unwrap().matches(&c, 7), "skipme by default");
         assert!(!Filter::parse(&args(&["type", "pubsub"])).unwrap().matches(&c, 1));
+        assert!(Filter::parse(&args(&["type", "normal"])).unwrap().matches(&c, 1));
+        c.set_subscriptions([1, 0, 0]);
+        assert!(Filter::parse(&args(&["type", "pubsub"])).unwrap().matches(&c, 1));
+        assert!(!Filter::parse(&args(&["type", "normal"])).unwrap().matches(&c, 1));
+        assert!(c.line().contains(" flags=P db=0 sub=1 psub=0 ssub=0 "), "{}", c.line());
         assert!(Filter::parse(&args(&["addr", "127.0.0.1:5000"])).unwrap().matches(&c, 1));
         assert!(!Filter::parse(&args(&["laddr", "127.0.0.1:5000"])).unwrap().matches(&c, 1));
     }

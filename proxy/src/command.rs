@@ -31,6 +31,8 @@ pub struct Session {
     pub tx: Transaction,
     /// What CLIENT LIST shows of this client.
     pub handle: Arc<ClientHandle>,
+    /// Its channels, patterns and shard channels.
+    pub pubsub: crate::pubsub::Subscriptions,
 }
 
 /// Where a command goes.
@@ -54,6 +56,8 @@ pub enum Plan {
     Blocking { slot: u16 },
     /// A read-only aggregate over keys in several slots, computed in the proxy.
     Aggregate(crate::aggregate::Kind),
+    /// (P|S)(UN)SUBSCRIBE or PUBSUB introspection, by [`crate::pubsub::run`].
+    PubSub,
 }
 
 /// Decides where `args` goes; a local reply or an error is written to `out` (then the plan is
@@ -125,6 +129,9 @@ fn route(
     // aborts the transaction, as in Redis (`EXEC x` inside MULTI).
     let spec = resolve(session, top, args).inspect_err(|_| session.tx.flag())?;
     session.handle.ran(spec.name);
+    if let Some(plan) = crate::pubsub::intercept(shared, session, spec, args, out)? {
+        return Ok(plan);
+    }
     if let Some(plan) = crate::transaction::control(session, spec, args, out)? {
         return Ok(plan);
     }
@@ -207,7 +214,6 @@ pub fn refuse_unsupported(spec: &CommandSpec) -> Result<(), String> {
         "monitor" | "sync" | "psync" | "replicaof" | "slaveof" | "shutdown" | "failover" => {
             Some("it concerns one server, and the proxy fronts many")
         }
-        _ if spec.has(flags::PUBSUB) => Some("Pub/Sub is not supported through the proxy yet"),
         _ => None,
     };
     match why {

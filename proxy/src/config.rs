@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::output_limit::Limit;
+
 /// Where read-only commands go (`--read-from`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReadFrom {
@@ -70,6 +72,13 @@ pub struct Config {
     /// slots (SUNION, ZINTER, PFCOUNT …); beyond it the command gets an error.
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub aggregate_max_bytes: usize,
+    /// Output-buffer limit of ordinary clients: `<hard> <soft> <soft seconds>` (Redis's
+    /// `client-output-buffer-limit normal`; `0 0 0`: none).
+    #[arg(long, default_value = "0 0 0")]
+    pub client_output_buffer_limit_normal: Limit,
+    /// Output-buffer limit of subscribers (Redis's `client-output-buffer-limit pubsub`).
+    #[arg(long, default_value = "32mb 8mb 60")]
+    pub client_output_buffer_limit_pubsub: Limit,
     /// The most client connections; more are refused with Redis's error.
     #[arg(long, default_value_t = 10000)]
     pub maxclients: usize,
@@ -107,6 +116,8 @@ impl Default for Config {
             max_blocking_connections: 1024,
             multi_max_bytes: 64 * 1024 * 1024,
             aggregate_max_bytes: 64 * 1024 * 1024,
+            client_output_buffer_limit_normal: Limit::NONE,
+            client_output_buffer_limit_pubsub: Limit::PUBSUB,
             maxclients: 10000,
             timeout: 0,
             heartbeat_ms: 1000,
@@ -221,6 +232,36 @@ mod tests {
         let command = Cli::command();
         let arg = command.get_arguments().find(|a| a.get_id() == "backend_password").unwrap();
         assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new("RCLUSTER_BACKEND_PASSWORD")));
+    }
+
+    #[test]
+    fn output_buffer_limits_parse_from_flags_with_redis_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let cli = Cli::try_parse_from(["proxy"]).unwrap();
+        assert_eq!(cli.config.client_output_buffer_limit_normal, Limit::NONE);
+        assert_eq!(cli.config.client_output_buffer_limit_pubsub, Limit::PUBSUB);
+        assert_eq!(Config::default().client_output_buffer_limit_pubsub, Limit::PUBSUB);
+        let cli = Cli::try_parse_from([
+            "proxy",
+            "--client-output-buffer-limit-pubsub",
+            "1mb 256kb 5",
+            "--client-output-buffer-limit-normal",
+            "64mb 0 0",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.config.client_output_buffer_limit_pubsub,
+            Limit { hard: 1 << 20, soft: 256 << 10, soft_secs: 5 }
+        );
+        assert_eq!(cli.config.client_output_buffer_limit_normal.hard, 64 << 20);
+        assert!(
+            Cli::try_parse_from(["proxy", "--client-output-buffer-limit-pubsub", "1mb"]).is_err()
+        );
     }
 
     #[test]

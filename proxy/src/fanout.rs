@@ -454,6 +454,9 @@ fn own_section(shared: &Shared, name: &str) -> Vec<(String, String)> {
                 kv("blocking_connections", shared.blocked_clients().to_string()),
                 kv("max_blocking_connections", shared.config.max_blocking_connections.to_string()),
             ]
+            .into_iter()
+            .chain(crate::pubsub::info(shared))
+            .collect()
         }
         _ => Vec::new(),
     }

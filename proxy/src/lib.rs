@@ -17,6 +17,9 @@
 //! - [`fanout`]: keyspace-wide commands over every shard (SCAN, KEYS, DBSIZE, INFO, SLOWLOG …).
 //! - [`transaction`]: MULTI/EXEC/DISCARD/WATCH/UNWATCH within one slot.
 //! - [`blocking`]: blocking commands (BLPOP …), each on a connection of its own.
+//! - [`pubsub`]: (P|S)SUBSCRIBE, PUBLISH and PUBSUB through one shared subscriber connection per
+//!   backend, re-placed when the routing table changes.
+//! - [`output_limit`]: client output-buffer limits (normal and pubsub), Redis's semantics.
 //! - [`dedicated`]: a backend connection owned by one client (transactions, blocking).
 //! - [`forward`]: sending a request and the retry rules (MOVED, TRYAGAIN, unknown outcomes).
 //! - [`backend`]: pipelined, multiplexed backend connections.
@@ -41,6 +44,8 @@ pub mod forward;
 pub mod local;
 pub mod metrics;
 pub mod ops;
+pub mod output_limit;
+pub mod pubsub;
 pub mod router;
 pub mod server;
 pub mod split;

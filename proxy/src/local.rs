@@ -122,19 +122,15 @@ pub fn answered_by_proxy(name: &str) -> bool {
         || name.starts_with("cluster|")
 }
 
-/// CLIENT LIST [TYPE type] [ID id …]: the proxy's clients (only `normal` ones exist).
+/// CLIENT LIST [TYPE type] [ID id …]: the proxy's clients (`normal` and `pubsub` ones).
 fn client_list(shared: &Shared, args: &[Bytes], out: &mut ReplyWriter) -> Result<(), String> {
-    let mut normal = true;
+    let mut kind = crate::clients::TypeFilter::Any;
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
     while i < args.len() {
         if is(&args[i], "type") && i + 1 < args.len() {
             let t = String::from_utf8_lossy(&args[i + 1]).to_ascii_lowercase();
-            normal = match t.as_str() {
-                "normal" => true,
-                "master" | "replica" | "slave" | "pubsub" => false,
-                _ => return Err(format!("ERR Unknown client type '{t}'")),
-            };
+            kind = crate::clients::TypeFilter::parse(&t)?;
             i += 2;
         } else if is(&args[i], "id") && i + 1 < args.len() {
             let mut list = Vec::new();
@@ -151,12 +147,10 @@ fn client_list(shared: &Shared, args: &[Bytes], out: &mut ReplyWriter) -> Result
         }
     }
     let mut text = String::new();
-    if normal {
-        for c in shared.registry.all() {
-            if ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
-                text.push_str(&c.line());
-                text.push('\n');
-            }
+    for c in shared.registry.all() {
+        if kind.matches(&c) && ids.as_ref().is_none_or(|ids| ids.contains(&c.id)) {
+            text.push_str(&c.line());
+            text.push('\n');
         }
     }
     out.verbatim("txt", text.as_bytes());
@@ -175,7 +169,6 @@ fn client_kill(
     let filter = if old_form {
         crate::clients::Filter {
             addr: Some(String::from_utf8_lossy(&args[2]).into_owned()),
-            normal: true,
             ..Default::default()
         }
     } else {

@@ -7,8 +7,9 @@
 //! is lock-free ([`Latency`]; prometheus-client's own takes a write lock per observation).
 //! A command's series are registered the first time it is seen, so `/metrics` lists the
 //! commands clients use rather than all ~240 of the table; later observations only read a
-//! `OnceLock`. Gauges (clients, backend connections, routing epoch and age) are sampled when
-//! scraped.
+//! `OnceLock`. Gauges (clients, backend connections, routing epoch and age, Pub/Sub) are
+//! sampled when scraped, and so are the output-limit disconnections (counted in atomics where
+//! they happen).
 //!
 //! Label values come from fixed sets only: command names from the table (anything else is
 //! `other`), the [`ErrorKind`]s, the connection states and the backend addresses of the
@@ -190,6 +191,11 @@ struct StateLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassLabel {
+    class: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BackendLabel {
     backend: String,
 }
@@ -223,6 +229,23 @@ pub struct Metrics {
     in_flight: Family<BackendLabel, Gauge>,
     epoch: Gauge,
     age: Gauge<f64, AtomicU64>,
+    pubsub: Family<KindLabel, Gauge>,
+    pubsub_links: Gauge,
+    pubsub_queued: Gauge,
+    output_cuts: Family<ClassLabel, Counter>,
+}
+
+/// What Pub/Sub and the output-buffer limits look like when scraped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PubSubSample {
+    /// Distinct channels, patterns and shard channels the proxy's clients subscribe to.
+    pub subscriptions: [usize; 3],
+    /// Subscriber connections to backends.
+    pub links: usize,
+    /// Bytes queued for subscribers.
+    pub queued: usize,
+    /// Clients disconnected at their output-buffer limit so far: normal, pubsub.
+    pub cuts: [u64; 2],
 }
 
 impl Default for Metrics {
@@ -279,6 +302,33 @@ impl Metrics {
             "Since the routing table in force was loaded or last received (-1: none yet)",
             age.clone(),
         );
+        let pubsub = Family::<KindLabel, Gauge>::default();
+        r.register(
+            "pubsub_subscriptions",
+            "Distinct channels, patterns and shard channels subscribed to through the proxy",
+            pubsub.clone(),
+        );
+        let pubsub_links = Gauge::default();
+        r.register(
+            "pubsub_backend_connections",
+            "Subscriber connections to backends (one per backend with subscriptions)",
+            pubsub_links.clone(),
+        );
+        let pubsub_queued = Gauge::default();
+        r.register(
+            "pubsub_queued_bytes",
+            "Bytes queued for subscribers and not yet written to them",
+            pubsub_queued.clone(),
+        );
+        let output_cuts = Family::<ClassLabel, Counter>::default();
+        r.register(
+            "output_limit_disconnections",
+            "Clients disconnected at their output-buffer limit, by class (normal, pubsub)",
+            output_cuts.clone(),
+        );
+        for class in ["normal", "pubsub"] {
+            let _ = output_cuts.get_or_create(&ClassLabel { class });
+        }
         Metrics {
             registry: r,
             commands,
@@ -291,6 +341,24 @@ impl Metrics {
             in_flight,
             epoch,
             age,
+            pubsub,
+            pubsub_links,
+            pubsub_queued,
+            output_cuts,
+        }
+    }
+
+    /// Sets the Pub/Sub gauges and brings the disconnection counters up to the totals (they
+    /// are counted where it happens, off the metrics, and only ever grow).
+    pub fn sample_pubsub(&self, s: PubSubSample) {
+        for (kind, n) in ["channel", "pattern", "shard_channel"].into_iter().zip(s.subscriptions) {
+            self.pubsub.get_or_create(&KindLabel { kind }).set(n as i64);
+        }
+        self.pubsub_links.set(s.links as i64);
+        self.pubsub_queued.set(s.queued as i64);
+        for (class, total) in ["normal", "pubsub"].into_iter().zip(s.cuts) {
+            let c = self.output_cuts.get_or_create(&ClassLabel { class });
+            c.inc_by(total.saturating_sub(c.get()));
         }
     }
 

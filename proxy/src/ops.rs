@@ -52,6 +52,7 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         shared.router.epoch(),
         shared.router.age(),
     );
+    shared.metrics.sample_pubsub(crate::pubsub::sample(&shared));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], shared.metrics.render())
 }
 

@@ -37,6 +37,10 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     /// One permit per dedicated connection of a blocking command (`--max-blocking-connections`).
     pub blocking: Semaphore,
+    /// Every subscription of the proxy's clients and the backend links carrying them.
+    pub pubsub: Arc<crate::pubsub::Hub>,
+    /// Ordinary clients disconnected at `--client-output-buffer-limit-normal`.
+    pub output_cuts: AtomicU64,
     /// When the proxy started (INFO's uptime).
     pub started: Instant,
     next_client_id: AtomicU64,
@@ -54,6 +58,10 @@ impl Shared {
         let idle = Idle::new(config.backend_password.clone());
         Arc::new(Shared {
             blocking: Semaphore::new(config.max_blocking_connections),
+            pubsub: crate::pubsub::Hub::new(
+                config.client_output_buffer_limit_pubsub,
+                settings.password.clone(),
+            ),
             router: Router::new(settings),
             node_id: node_id(&announce),
             announce,
@@ -62,6 +70,7 @@ impl Shared {
             metrics: Metrics::new(),
             registry: Arc::new(Registry::default()),
             idle,
+            output_cuts: AtomicU64::new(0),
             started: Instant::now(),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
@@ -143,6 +152,7 @@ pub async fn run_with(
         ));
         background.spawn(crate::control::heartbeat(shared.clone(), http, endpoints));
     }
+    background.spawn(crate::pubsub::maintain(shared.clone()));
     if let Some(metrics) = metrics {
         info!(addr = %metrics.local_addr()?, "metrics listening");
         background.spawn(crate::ops::serve(shared.clone(), metrics));

@@ -14,6 +14,7 @@ mod local;
 mod metrics;
 mod multikey;
 mod pipeline;
+mod pubsub;
 mod read_from;
 mod retry;
 mod transaction;
