@@ -208,6 +208,12 @@ impl Compose {
         Ok(out.trim() == "running")
     }
 
+    /// Whether a service's container is paused.
+    pub async fn paused(&self, service: &str) -> Result<bool> {
+        let out = docker(&["inspect", "-f", "{{.State.Paused}}", self.id(service)?]).await?;
+        Ok(out.trim() == "true")
+    }
+
     /// Writes every container's log to `<dir>/logs/<service>.log`.
     pub async fn collect_logs(&self, dir: &Path) -> Result<()> {
         let logs = dir.join("logs");

@@ -182,7 +182,15 @@ impl<'a> Nemesis<'a> {
             first_error.get_or_insert(e);
         }
         for service in std::mem::take(&mut self.paused) {
-            if let Err(e) = self.compose.container("unpause", &service).await {
+            // A pause that failed half-way ("unable to freeze", seen under load) leaves the
+            // container running, and unpausing it is an error: only what is paused is resumed.
+            let paused = self.compose.paused(&service).await;
+            let resumed = match paused {
+                Ok(true) => self.compose.container("unpause", &service).await,
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = resumed {
                 first_error.get_or_insert(e);
             }
         }
