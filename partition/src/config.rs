@@ -943,16 +943,7 @@ pub fn parse_memory(value: &str) -> std::result::Result<u64, String> {
     let err = || "argument must be a memory value".to_string();
     let digits = value.bytes().take_while(u8::is_ascii_digit).count();
     let (num, unit) = value.split_at(digits);
-    let mul: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return Err(err()),
-    };
+    let mul = protocol::number::memory_unit(unit).ok_or_else(err)?;
     if num.is_empty() {
         // strtoull("") is 0 without an error in Redis, so "" and "kb" mean 0.
         return Ok(0);

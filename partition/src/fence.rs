@@ -205,13 +205,13 @@ impl Fence {
             Assigned::Replica { host, port }
                 if !(readonly && spec.has(flags::READONLY) && !spec.has(flags::WRITE)) =>
             {
-                Some(protocol::addr::join_host_port(host, *port))
+                Some((host, *port))
             }
             _ => None,
         };
         for slot in key_slots(spec, args) {
-            if let Some(master) = &redirect_to_master {
-                return Some(Refusal::Moved(slot, master.clone()));
+            if let Some((host, port)) = redirect_to_master {
+                return Some(Refusal::Moved(slot, protocol::addr::join_host_port(host, port)));
             }
             if !self.owns(slot) {
                 return Some(match self.owner(slot) {

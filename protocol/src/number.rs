@@ -2,6 +2,21 @@
 //! integers are parsed with the rules of its `string2ll`, floats with those of `strtold` plus
 //! its own checks, and doubles are written as C's `%.17g` (Redis 7.0's format).
 
+/// The multiplier of a memory unit as Redis's config reads it (`memtoull`): none or `b`; `k`,
+/// `m`, `g` powers of 1000; `kb`, `mb`, `gb` powers of 1024; any case. `None`: not a unit.
+pub fn memory_unit(unit: &str) -> Option<u64> {
+    Some(match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    })
+}
+
 /// Parses a signed 64-bit integer the way Redis's `string2ll` does: an optional `-`, then
 /// digits without leading zeros (except `0` itself), no `+`, no spaces, no overflow.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {

@@ -67,16 +67,7 @@ fn memory(word: &str) -> Option<usize> {
     let lower = word.to_ascii_lowercase();
     let digits = lower.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &lower[digits.len()..];
-    let mul: u64 = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
+    let mul = protocol::number::memory_unit(unit)?;
     let n: u64 = digits.parse().ok()?;
     usize::try_from(n.checked_mul(mul)?).ok()
 }
