@@ -12,14 +12,12 @@
 //! routing table says, within the retry deadline. A connection lost while blocked leaves the
 //! outcome unknown (a pop may have happened): the client gets an error, never a second pop.
 
-use bytes::Bytes;
-use tokio::time::Instant;
-
 use crate::backend::Failure;
 use crate::dedicated::Dedicated;
-use crate::forward::{self, Cause};
+use crate::forward::{self, Cause, Try};
 use crate::metrics::ErrorKind;
 use crate::server::Shared;
+use bytes::Bytes;
 
 /// Runs the blocking command `cmd` (encoded; `name` for errors) for keys in `slot`; its reply.
 pub async fn run(shared: &Shared, resp3: bool, slot: u16, name: &str, cmd: &Bytes) -> Bytes {
@@ -31,40 +29,26 @@ pub async fn run(shared: &Shared, resp3: bool, slot: u16, name: &str, cmd: &Byte
             shared.config.max_blocking_connections
         ));
     };
-    let deadline = Instant::now() + shared.config.retry_deadline();
     let password = shared.config.backend_password.as_deref();
-    let mut moved_to: Option<String> = None;
-    let mut attempt = 0u32;
-    loop {
-        let target = match moved_to.take() {
-            Some(addr) => Some(addr),
-            None => shared.router.routes().pool_for_slot(slot).map(|p| p.addr().to_string()),
+    let done = forward::retry_dedicated(shared, Some(slot), |addr| async move {
+        let mut conn = match Dedicated::connect(&addr, resp3, password).await {
+            Ok(conn) => conn,
+            Err(failure) => return Try::NotRun(Cause::Failed(failure), None),
         };
-        let cause = match target {
-            None => Cause::NoRoute,
-            Some(addr) => match Dedicated::connect(&addr, resp3, password).await {
-                Err(failure) => Cause::Failed(failure),
-                Ok(mut conn) => match conn.request(cmd).await {
-                    Ok(reply) => match forward::not_run(&reply) {
-                        None => return reply,
-                        Some(cause) => cause,
-                    },
-                    Err(Failure::NotSent(why) | Failure::Unknown(why)) => {
-                        shared.metrics.error(ErrorKind::OutcomeUnknown);
-                        return forward::error(&format!(
-                            "ERR the connection to the backend broke while '{name}' was \
-                             blocked ({why}): its outcome is unknown"
-                        ));
-                    }
-                },
+        match conn.request(cmd).await {
+            Ok(reply) => match forward::not_run(&reply) {
+                None => Try::Done(reply),
+                Some(cause) => Try::NotRun(cause, None),
             },
-        };
-        forward::count(&shared.metrics, &cause);
-        if Instant::now() >= deadline {
-            return forward::give_up(cause);
+            Err(Failure::NotSent(why) | Failure::Unknown(why)) => {
+                shared.metrics.error(ErrorKind::OutcomeUnknown);
+                Try::Done(forward::error(&format!(
+                    "ERR the connection to the backend broke while '{name}' was blocked \
+                     ({why}): its outcome is unknown"
+                )))
+            }
         }
-        moved_to = forward::pause(shared, &cause, attempt, deadline).await;
-        attempt += 1;
-        shared.metrics.retry();
-    }
+    })
+    .await;
+    done.unwrap_or_else(|give_up| give_up)
 }

@@ -87,7 +87,6 @@ impl ClientHandle {
         self.state().blocked = blocked;
     }
 
-    /// Asks the connection to close.
     /// The client's subscription counts: channels, patterns, shard channels.
     pub fn set_subscriptions(&self, subs: [usize; 3]) {
         self.state().subs = subs;
@@ -98,6 +97,7 @@ impl ClientHandle {
         self.state().subs.iter().any(|&n| n > 0)
     }
 
+    /// Asks the connection to close.
     pub fn kill(&self) {
         self.kill.send_replace(true);
     }

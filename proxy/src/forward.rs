@@ -211,30 +211,76 @@ pub async fn retry(shared: &Shared, req: &Req, mut cause: Cause) -> Bytes {
     }
 }
 
-/// Waits before retry number `attempt` (0 first) of something that was not run because of
-/// `cause`, as [`retry`] does: a MOVED asks for a new table and goes at once to the address it
-/// names (returned), anything else waits for a newer table or the backoff. For the dedicated
-/// connections (transactions, blocking commands), which do not go through a pool.
-pub async fn pause(
+/// What one try of a command on a dedicated connection (a transaction, a blocking command)
+/// came to, for [`retry_dedicated`].
+pub enum Try<T> {
+    /// Finished, well or not: what the client gets.
+    Done(T),
+    /// The backend ran none of it, for this reason; with the backend's own reply, given to the
+    /// client if the deadline passes.
+    NotRun(Cause, Option<Bytes>),
+    /// A kept connection the backend had closed meanwhile: nothing ran; go again at once, to
+    /// the same address.
+    Stale,
+}
+
+/// Runs `try_at(addr)` on the master of `slot` (any master for `None`) until it is done: a
+/// MOVED asks for a new table and goes at once to the address it names, anything else not run
+/// waits for a newer table or the backoff — the rules of [`retry`], for the commands that do
+/// not go through a pool. `Err`: the reply to give once the retry deadline has passed.
+pub async fn retry_dedicated<T, F, Fut>(
     shared: &Shared,
-    cause: &Cause,
-    attempt: u32,
-    deadline: Instant,
-) -> Option<String> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    match cause {
-        Cause::Moved(addr) => {
-            shared.router.request_refresh();
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt).min(left)).await;
+    slot: Option<u16>,
+    mut try_at: F,
+) -> Result<T, Bytes>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Try<T>>,
+{
+    let deadline = Instant::now() + shared.config.retry_deadline();
+    let mut moved_to: Option<String> = None;
+    let mut attempt = 0u32;
+    loop {
+        let target = moved_to.take().or_else(|| {
+            let routes = shared.router.routes();
+            let pool = match slot {
+                Some(slot) => routes.pool_for_slot(slot),
+                None => routes.any_pool(),
+            };
+            pool.map(|p| p.addr().to_string())
+        });
+        let (cause, last) = match target {
+            None => (Cause::NoRoute, None),
+            Some(addr) => match try_at(addr.clone()).await {
+                Try::Done(done) => return Ok(done),
+                Try::Stale => {
+                    moved_to = Some(addr);
+                    continue;
+                }
+                Try::NotRun(cause, last) => (cause, last),
+            },
+        };
+        count(&shared.metrics, &cause);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(last.unwrap_or_else(|| give_up(cause)));
+        }
+        moved_to = match cause {
+            Cause::Moved(addr) => {
+                shared.router.request_refresh();
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt).min(left)).await;
+                }
+                Some(addr)
             }
-            Some(addr.clone())
-        }
-        _ => {
-            let epoch = shared.router.epoch();
-            shared.router.wait_newer(epoch, backoff(attempt).min(left)).await;
-            None
-        }
+            _ => {
+                let epoch = shared.router.epoch();
+                shared.router.wait_newer(epoch, backoff(attempt).min(left)).await;
+                None
+            }
+        };
+        attempt += 1;
+        shared.metrics.retry();
     }
 }
 

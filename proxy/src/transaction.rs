@@ -25,12 +25,11 @@
 use bytes::{Bytes, BytesMut};
 use protocol::command::{flags, CommandSpec};
 use protocol::ReplyWriter;
-use tokio::time::Instant;
 
 use crate::backend::Failure;
 use crate::command::{self, Plan, Refusal, Session, CROSSSLOT};
 use crate::dedicated::Dedicated;
-use crate::forward::{self, Cause};
+use crate::forward::{self, Cause, Try};
 use crate::metrics::ErrorKind;
 use crate::server::Shared;
 use crate::split;
@@ -254,53 +253,25 @@ pub async fn exec(shared: &Shared, session: &mut Session) -> Bytes {
         // Nothing queued and nothing watched: Redis answers an empty array.
         return Bytes::from_static(b"*0\r\n");
     }
-    let deadline = Instant::now() + shared.config.retry_deadline();
-    let mut moved_to: Option<String> = None;
-    let mut attempt = 0u32;
-    loop {
-        let target = match moved_to.take() {
-            Some(addr) => Some(addr),
-            None => {
-                let routes = shared.router.routes();
-                let pool = match queue.slot {
-                    Some(slot) => routes.pool_for_slot(slot),
-                    None => routes.any_pool(),
-                };
-                pool.map(|p| p.addr().to_string())
+    let (body, count) = (&body, queue.count);
+    let done = forward::retry_dedicated(shared, queue.slot, |addr| async move {
+        let mut conn = match shared.idle.take(&addr, resp3).await {
+            Ok(conn) => conn,
+            Err(failure) => return Try::NotRun(Cause::Failed(failure), None),
+        };
+        match run(&mut conn, body, count).await {
+            Ok(Ran::Reply(reply)) => {
+                shared.idle.give_back(conn);
+                Try::Done(reply)
             }
-        };
-        // The backend's own reply of the last attempt, for when the deadline passes.
-        let mut last = None;
-        let cause = match target {
-            None => Cause::NoRoute,
-            Some(addr) => match shared.idle.take(&addr, resp3).await {
-                Err(failure) => Cause::Failed(failure),
-                Ok(mut conn) => match run(&mut conn, &body, queue.count).await {
-                    Ok(Ran::Reply(reply)) => {
-                        shared.idle.give_back(conn);
-                        return reply;
-                    }
-                    Ok(Ran::NotRun(Cause::Failed(_), _)) if conn.reused() => {
-                        // A kept connection the backend had closed; nothing was run.
-                        moved_to = Some(addr);
-                        continue;
-                    }
-                    Ok(Ran::NotRun(cause, reply)) => {
-                        last = Some(reply);
-                        cause
-                    }
-                    Err(failure) => return lost(failure),
-                },
-            },
-        };
-        forward::count(&shared.metrics, &cause);
-        if Instant::now() >= deadline {
-            return last.unwrap_or_else(|| forward::give_up(cause));
+            // A kept connection the backend had closed; nothing was run.
+            Ok(Ran::NotRun(Cause::Failed(_), _)) if conn.reused() => Try::Stale,
+            Ok(Ran::NotRun(cause, reply)) => Try::NotRun(cause, Some(reply)),
+            Err(failure) => Try::Done(lost(failure)),
         }
-        moved_to = forward::pause(shared, &cause, attempt, deadline).await;
-        attempt += 1;
-        shared.metrics.retry();
-    }
+    })
+    .await;
+    done.unwrap_or_else(|give_up| give_up)
 }
 
 /// What one attempt at EXEC came to.
@@ -379,44 +350,31 @@ pub async fn watch(shared: &Shared, session: &mut Session, slot: u16, args: &[By
             }
         };
     }
-    let deadline = Instant::now() + shared.config.retry_deadline();
-    let mut moved_to: Option<String> = None;
-    let mut attempt = 0u32;
-    loop {
-        let target = match moved_to.take() {
-            Some(addr) => Some(addr),
-            None => shared.router.routes().pool_for_slot(slot).map(|p| p.addr().to_string()),
+    let cmd = &cmd;
+    let done = forward::retry_dedicated(shared, Some(slot), |addr| async move {
+        let mut conn = match shared.idle.take(&addr, resp3).await {
+            Ok(conn) => conn,
+            Err(failure) => return Try::NotRun(Cause::Failed(failure), None),
         };
-        let cause = match target {
-            None => Cause::NoRoute,
-            Some(addr) => match shared.idle.take(&addr, resp3).await {
-                Err(failure) => Cause::Failed(failure),
-                Ok(mut conn) => match conn.request(&cmd).await {
-                    Err(_) if conn.reused() => {
-                        // A kept connection the backend had closed; WATCH again on a new one.
-                        moved_to = Some(addr);
-                        continue;
-                    }
-                    Err(failure) => return lost_watch(failure),
-                    Ok(reply) => match forward::not_run(&reply) {
-                        None => {
-                            if reply.first() != Some(&b'-') {
-                                tx.pin = Some((conn, slot));
-                            }
-                            return reply;
-                        }
-                        Some(cause) => cause,
-                    },
-                },
+        match conn.request(cmd).await {
+            // A kept connection the backend had closed; WATCH again on a new one.
+            Err(_) if conn.reused() => Try::Stale,
+            Err(failure) => Try::Done((lost_watch(failure), None)),
+            Ok(reply) => match forward::not_run(&reply) {
+                // An error WATCH answered itself leaves nothing watched: nothing to pin.
+                None if reply.first() == Some(&b'-') => Try::Done((reply, None)),
+                None => Try::Done((reply, Some(conn))),
+                Some(cause) => Try::NotRun(cause, None),
             },
-        };
-        forward::count(&shared.metrics, &cause);
-        if Instant::now() >= deadline {
-            return forward::give_up(cause);
         }
-        moved_to = forward::pause(shared, &cause, attempt, deadline).await;
-        attempt += 1;
-        shared.metrics.retry();
+    })
+    .await;
+    match done {
+        Ok((reply, pin)) => {
+            tx.pin = pin.map(|conn| (conn, slot));
+            reply
+        }
+        Err(give_up) => give_up,
     }
 }
 
