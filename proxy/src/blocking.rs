@@ -12,12 +12,13 @@
 //! routing table says, within the retry deadline. A connection lost while blocked leaves the
 //! outcome unknown (a pop may have happened): the client gets an error, never a second pop.
 
+use bytes::Bytes;
+
 use crate::backend::Failure;
 use crate::dedicated::Dedicated;
 use crate::forward::{self, Cause, Try};
 use crate::metrics::ErrorKind;
 use crate::server::Shared;
-use bytes::Bytes;
 
 /// Runs the blocking command `cmd` (encoded; `name` for errors) for keys in `slot`; its reply.
 pub async fn run(shared: &Shared, resp3: bool, slot: u16, name: &str, cmd: &Bytes) -> Bytes {
