@@ -172,7 +172,7 @@ impl Compose {
 
     /// The host PID of a service's main process (0 when the container is not running).
     pub async fn pid(&self, service: &str) -> Result<u32> {
-        let out = docker(&["inspect", "-f", "{{.State.Pid}}", self.id(service)?]).await?;
+        let out = self.inspect(service, "{{.State.Pid}}").await?;
         out.trim().parse().map_err(|_| Error::Cluster(format!("{service}: bad pid {out:?}")))
     }
 
@@ -202,16 +202,19 @@ impl Compose {
         docker(&args).await.map(drop)
     }
 
+    /// `docker inspect -f <format>` of a service's container.
+    async fn inspect(&self, service: &str, format: &str) -> Result<String> {
+        docker(&["inspect", "-f", format, self.id(service)?]).await
+    }
+
     /// Whether a service's container is running and not paused.
     pub async fn running(&self, service: &str) -> Result<bool> {
-        let out = docker(&["inspect", "-f", "{{.State.Status}}", self.id(service)?]).await?;
-        Ok(out.trim() == "running")
+        Ok(self.inspect(service, "{{.State.Status}}").await?.trim() == "running")
     }
 
     /// Whether a service's container is paused.
     pub async fn paused(&self, service: &str) -> Result<bool> {
-        let out = docker(&["inspect", "-f", "{{.State.Paused}}", self.id(service)?]).await?;
-        Ok(out.trim() == "true")
+        Ok(self.inspect(service, "{{.State.Status}}").await?.trim() == "paused")
     }
 
     /// Writes every container's log to `<dir>/logs/<service>.log`.
